@@ -1,0 +1,43 @@
+# Every target installs what is missing first, from this repository's own files: a fresh machine
+# with python3 (>= 3.11) and make needs nothing else. uv comes from PyPI when it is not on PATH.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: install run test lint format bench catalog clean
+
+install: .venv/.installed
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/python -m pip install --quiet "uv>=0.5,<1"
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+run: install  ## prepare the embedded store on first run, then search the catalog interactively
+	$(RUN) recteam search --interactive
+
+test: install  ## the whole suite
+	$(RUN) pytest
+
+lint: install  ## ruff (lint + format check) and mypy
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+format: install
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench: install  ## search latency on the full shipped catalog (prints p50/p95)
+	$(RUN) python -m recteam.evaluation.bench_search
+
+catalog: install  ## rebuild recteam/data/catalog.* from ../shared/data/wikipedia-movies
+	$(RUN) python scripts/build_catalog.py ../shared/data/wikipedia-movies
+
+clean:
+	rm -rf .venv .tools .pytest_cache .ruff_cache .mypy_cache test-artifacts

@@ -1,0 +1,246 @@
+"""The item catalog in Qdrant: hybrid search (dense + BM25 + liked-item examples, fused with RRF,
+hard constraints as engine filters), title lookup, and all-or-nothing rebuilds.
+
+This is the function the searcher agent calls and `recteam search` prints.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from recteam.errors import NotFoundError
+from recteam.memory.backend import (
+    CollectionSpec,
+    HasIds,
+    HybridQuery,
+    Match,
+    PointData,
+    Range,
+    Retriever,
+    VectorBackend,
+    Where,
+)
+from recteam.memory.embeddings import CachedEmbedder
+from recteam.memory.genres import genre_keys
+from recteam.memory.items import CatalogItem, normalize_key, point_id, title_key
+from recteam.memory.settings import SearchSettings
+from recteam.memory.sparse import Bm25Encoder
+
+__all__ = ["ItemCatalog", "SearchRequest", "SearchResult"]
+
+DENSE = "text"
+SPARSE = "bm25"
+Progress = Callable[[int], None]
+
+
+@dataclass
+class SearchRequest:
+    """One retrieval: free text plus hard constraints. Titles are resolved to catalog items."""
+
+    query: str = ""
+    genres: list[str] = field(default_factory=list)  # each must match (AND)
+    exclude_genres: list[str] = field(default_factory=list)
+    people: list[str] = field(default_factory=list)  # each must be in the cast
+    year_min: int | None = None
+    year_max: int | None = None
+    like: list[str] = field(default_factory=list)  # titles; their neighbours rank higher
+    like_ids: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)  # titles never returned
+    exclude_ids: list[str] = field(default_factory=list)
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    item: CatalogItem
+    score: float
+
+
+class ItemCatalog:
+    def __init__(
+        self,
+        backend: VectorBackend,
+        embedder: CachedEmbedder,
+        sparse: Bm25Encoder,
+        prefix: str,
+        settings: SearchSettings,
+    ) -> None:
+        self.backend = backend
+        self.embedder = embedder
+        self.sparse = sparse
+        self.alias = f"{prefix}-items"
+        self.settings = settings
+        self.spec = CollectionSpec(
+            dense={DENSE: embedder.dim},
+            sparse=(SPARSE,),
+            keyword_fields=("item_id", "title_key", "genre_keys", "people_keys"),
+            integer_fields=("year",),
+            float_fields=("popularity",),
+            text_fields=("title",),
+        )
+
+    # state -----------------------------------------------------------------------------------
+    @property
+    def collection(self) -> str | None:
+        return self.backend.get_alias(self.alias)
+
+    def _live(self) -> str:
+        name = self.collection
+        if name is None:
+            raise NotFoundError("the catalog is empty: run `recteam ingest PATH` (or `make run`) first")
+        return name
+
+    def count(self) -> int:
+        name = self.collection
+        return self.backend.count(name) if name else 0
+
+    # building --------------------------------------------------------------------------------
+    def points_for(self, items: Sequence[CatalogItem], progress: Progress | None = None) -> list[PointData]:
+        dense = self.embedder.embed([it.dense_text() for it in items], progress=progress)
+        return [
+            PointData(
+                id=it.point_id,
+                payload=it.payload(),
+                dense={DENSE: dense[i]},
+                sparse={SPARSE: self.sparse.document(it.sparse_text())},
+            )
+            for i, it in enumerate(items)
+        ]
+
+    def rebuild(
+        self,
+        batches: Iterable[Sequence[CatalogItem]],
+        replace: bool = False,
+        progress: Progress | None = None,
+    ) -> int:
+        """Writes a new collection (the live items unless `replace`, then `batches`) and swaps the
+        alias to it only when all of it is written; on any error or interrupt the new collection
+        is dropped and the live one is as it was. Returns the item count of the new catalog."""
+        old = self.collection
+        new = f"{self.alias}-{time.time_ns()}"
+        self.backend.create_collection(new, self.spec)
+        try:
+            if old is not None and not replace:
+                self._copy(old, new)
+            for batch in batches:
+                self.backend.upsert(new, self.points_for(batch, progress=progress))
+            self.backend.flush()
+            self.backend.set_alias(self.alias, new)
+        except BaseException:
+            self.backend.drop_collection(new)
+            raise
+        # Only now is the old collection unreferenced; also clear debris of crashed rebuilds.
+        for name in self.backend.list_collections():
+            if name.startswith(self.alias + "-") and name != new:
+                self.backend.drop_collection(name)
+        return self.backend.count(new)
+
+    def _copy(self, source: str, target: str) -> None:
+        offset: str | None = None
+        while True:
+            points, offset = self.backend.scroll(source, limit=1024, offset=offset, with_vectors=True)
+            self.backend.upsert(target, points)
+            if offset is None:
+                return
+
+    # reading ---------------------------------------------------------------------------------
+    def get(self, item_ids: Sequence[str]) -> list[CatalogItem]:
+        points = self.backend.retrieve(self._live(), [point_id(i) for i in item_ids])
+        return [CatalogItem.from_payload(p.payload) for p in points]
+
+    def resolve_title(self, title: str) -> CatalogItem:
+        """The catalog item a person means by `title`, optionally 'Title (1999)'."""
+        name = self._live()
+        text, year = title.strip(), None
+        if text.endswith(")") and "(" in text:
+            head, _, tail = text.rpartition("(")
+            if tail[:-1].strip().isdigit():
+                text, year = head.strip(), int(tail[:-1])
+        must: tuple = (Match("title_key", (title_key(text),)),)
+        if year is not None:
+            must += (Range("year", gte=year - 1, lte=year + 1),)
+        hits = self.backend.filter_only(name, Where(must=must), limit=20, order_by="popularity")
+        if hits:
+            # Among same-titled films, the most popular, then the most recent.
+            best = max(hits, key=lambda h: (h.payload.get("popularity") or 0, h.payload.get("year") or 0))
+            return CatalogItem.from_payload(best.payload)
+        suggestions = self._similar_titles(text)
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        raise NotFoundError(f"no film titled {title!r} in the catalog{hint}")
+
+    def _similar_titles(self, text: str) -> list[str]:
+        terms = self.sparse.query(text)
+        if not terms:
+            return []
+        hits = self.backend.query(
+            self._live(), HybridQuery(retrievers=(Retriever("sparse", SPARSE, sparse=terms),), limit=20)
+        )
+        by_title = {h.payload["title"]: CatalogItem.from_payload(h.payload).label for h in hits}
+        close = difflib.get_close_matches(text, list(by_title), n=3, cutoff=0.4) or list(by_title)[:3]
+        return [repr(by_title[t]) for t in close]
+
+    def constraints(self, request: SearchRequest, exclude_point_ids: Sequence[str] = ()) -> Where:
+        must: list = [Match("genre_keys", tuple(sorted(genre_keys(g)))) for g in request.genres]
+        must += [Match("people_keys", (normalize_key(p),)) for p in request.people]
+        if request.year_min is not None or request.year_max is not None:
+            must.append(Range("year", gte=request.year_min, lte=request.year_max))
+        must_not: list = [Match("genre_keys", tuple(sorted(genre_keys(g)))) for g in request.exclude_genres]
+        excluded = list(exclude_point_ids) + [point_id(i) for i in request.exclude_ids]
+        if excluded:
+            must_not.append(HasIds(tuple(excluded)))
+        return Where(tuple(must), tuple(must_not))
+
+    def search(self, request: SearchRequest) -> list[SearchResult]:
+        name = self._live()
+        limit = request.limit or self.settings.limit
+        liked = [self.resolve_title(t) for t in request.like] + self.get(request.like_ids)
+        excluded = [self.resolve_title(t).point_id for t in request.exclude]
+        # Liked items are the reference, not an answer: they are excluded from the results too.
+        where = self.constraints(request, exclude_point_ids=excluded + [it.point_id for it in liked])
+
+        retrievers: list[Retriever] = []
+        if request.query.strip():
+            dense = self.embedder.embed([request.query])[0]
+            retrievers.append(Retriever("dense", DENSE, dense=dense))
+            sparse = self.sparse.query(request.query)
+            if sparse:
+                retrievers.append(Retriever("sparse", SPARSE, sparse=sparse))
+        if liked:
+            points = self.backend.retrieve(name, [it.point_id for it in liked], with_vectors=True)
+            examples = tuple(p.dense[DENSE] for p in points if DENSE in p.dense)
+            if examples:
+                retrievers.append(Retriever("recommend", DENSE, positives=examples))
+                # The liked items' own texts find items sharing their cast and genres by term.
+                terms = self.sparse.query(" ".join(it.sparse_text() for it in liked)[:2000])
+                if terms and not request.query.strip():
+                    retrievers.append(Retriever("sparse", SPARSE, sparse=terms, weight=0.5))
+
+        if retrievers:
+            hits = self.backend.query(
+                name,
+                HybridQuery(
+                    retrievers=tuple(retrievers),
+                    where=where,
+                    limit=limit,
+                    prefetch=max(self.settings.prefetch, limit),
+                    rrf_k=self.settings.rrf_k,
+                ),
+            )
+        else:
+            hits = self.backend.filter_only(name, where, limit=limit, order_by="popularity")
+        if not hits:
+            self._explain_empty(request)
+        return [SearchResult(CatalogItem.from_payload(h.payload), h.score) for h in hits]
+
+    def _explain_empty(self, request: SearchRequest) -> None:
+        """An empty result because of a misspelt genre or person gets a sentence saying so."""
+        name = self._live()
+        for g in request.genres:
+            if not self.backend.count(name, Where(must=(Match("genre_keys", tuple(sorted(genre_keys(g)))),))):
+                raise NotFoundError(f"no film in the catalog has the genre {g!r}")
+        for p in request.people:
+            if not self.backend.count(name, Where(must=(Match("people_keys", (normalize_key(p),)),))):
+                raise NotFoundError(f"no film in the catalog lists {p!r} in its cast")

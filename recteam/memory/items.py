@@ -1,0 +1,114 @@
+"""A catalog item and what recteam derives from it: its stable id, the texts it is embedded and
+indexed by, and the payload stored with it. Catalog text is data: it is stored and shown, never
+followed as an instruction."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["ITEM_NAMESPACE", "CatalogItem", "normalize_key", "point_id", "title_key"]
+
+# Fixed namespace: the same item key maps to the same point id on every machine and every run,
+# which is what makes a repeated ingest an update rather than a duplicate.
+ITEM_NAMESPACE = uuid.UUID("6f1c8a52-3d0e-4c6b-9a57-1f0d2c7e9b41")
+_ARTICLE = re.compile(r"^(the|a|an)\s+")
+
+
+def normalize_key(text: str) -> str:
+    """Lower-case, accents folded, punctuation dropped, spaces collapsed: 'Amélie!' -> 'amelie'."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    folded = folded.replace("&", " and ")
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", folded.lower()).split())
+
+
+def title_key(title: str) -> str:
+    """Title for matching what people type: leading articles dropped ('The Matrix' = 'matrix')."""
+    key = normalize_key(title)
+    return _ARTICLE.sub("", key) or key
+
+
+def point_id(item_id: str) -> str:
+    return str(uuid.uuid5(ITEM_NAMESPACE, item_id))
+
+
+class CatalogItem(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    id: str = Field(default="", description="Stable key; derived from title and year when empty.")
+    title: str = Field(min_length=1, max_length=500)
+    year: int | None = Field(default=None, ge=1870, le=2100)
+    genres: list[str] = Field(default_factory=list)
+    cast: list[str] = Field(default_factory=list)
+    slug: str | None = None
+    description: str | None = None
+    popularity: float = Field(default=0.0, ge=0)
+
+    @field_validator("genres", "cast", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [v.strip() for v in re.split(r"[|;]", value) if v.strip()]
+        return value
+
+    @field_validator("genres", "cast")
+    @classmethod
+    def _dedupe(cls, value: list[str]) -> list[str]:
+        seen: dict[str, str] = {}
+        for v in value:
+            v = " ".join(str(v).split())
+            if v and normalize_key(v) not in seen:
+                seen[normalize_key(v)] = v
+        return list(seen.values())
+
+    def model_post_init(self, __context: Any) -> None:
+        if not self.id:
+            self.id = f"{title_key(self.title)}|{self.year or ''}"
+
+    @property
+    def point_id(self) -> str:
+        return point_id(self.id)
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+    def dense_text(self) -> str:
+        """What the dense embedder reads: facts first, then a bounded slice of the description."""
+        parts = [self.label + "."]
+        if self.genres:
+            parts.append(", ".join(self.genres) + ".")
+        if self.cast:
+            parts.append("Starring " + ", ".join(self.cast[:4]) + ".")
+        if self.description:
+            parts.append(self.description[:600])
+        return " ".join(parts)
+
+    def sparse_text(self) -> str:
+        """What BM25 indexes: every fact and the whole description."""
+        return " ".join([self.title, " ".join(self.genres), " ".join(self.cast), self.description or ""])
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "item_id": self.id,
+            "title": self.title,
+            "title_key": title_key(self.title),
+            "year": self.year,
+            "genres": self.genres,
+            "genre_keys": [normalize_key(g) for g in self.genres],
+            "cast": self.cast,
+            "people_keys": [normalize_key(p) for p in self.cast],
+            "slug": self.slug,
+            "description": self.description,
+            "popularity": self.popularity,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> CatalogItem:
+        return cls.model_validate({**payload, "id": payload.get("item_id", "")})

@@ -1,0 +1,84 @@
+"""Per-user long-term memory, shared by every agent: preferences, feedback, episodes,
+reflections and plans, each a point with the user id as tenant key. One user's points are never
+returned for another: every read and delete is filtered by user_id inside the engine."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, Field
+
+from recteam.memory.backend import CollectionSpec, HybridQuery, Match, PointData, Retriever, VectorBackend, Where
+from recteam.memory.embeddings import CachedEmbedder
+
+__all__ = ["MEMORY_KINDS", "MemoryKind", "MemoryRecord", "UserMemory"]
+
+MemoryKind = Literal["preference", "feedback", "episode", "reflection", "plan"]
+MEMORY_KINDS: tuple[str, ...] = get_args(MemoryKind)
+DENSE = "text"
+
+
+class MemoryRecord(BaseModel):
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    user_id: str = Field(min_length=1, max_length=200)
+    kind: MemoryKind
+    text: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    session_id: str | None = None
+    created_at: float = Field(default_factory=time.time)
+    score: float | None = None
+
+
+class UserMemory:
+    def __init__(self, backend: VectorBackend, embedder: CachedEmbedder, prefix: str) -> None:
+        self.backend = backend
+        self.embedder = embedder
+        self.name = f"{prefix}-memories"
+        spec = CollectionSpec(
+            dense={DENSE: embedder.dim},
+            keyword_fields=("user_id", "kind", "session_id"),
+            float_fields=("created_at",),
+            tenant_field="user_id",
+        )
+        if self.name not in backend.list_collections():
+            backend.create_collection(self.name, spec)
+
+    def _where(self, user_id: str, kinds: tuple[str, ...] | list[str] = ()) -> Where:
+        must: tuple = (Match("user_id", (user_id,)),)
+        if kinds:
+            must += (Match("kind", tuple(kinds)),)
+        return Where(must=must)
+
+    def add(self, record: MemoryRecord) -> MemoryRecord:
+        vector = self.embedder.embed([record.text or record.kind])[0]
+        payload = record.model_dump(exclude={"id", "score"})
+        self.backend.upsert(self.name, [PointData(id=record.id, payload=payload, dense={DENSE: vector})])
+        return record
+
+    def query(self, user_id: str, text: str, kinds: tuple[str, ...] = (), limit: int = 10) -> list[MemoryRecord]:
+        """The user's memories closest in meaning to `text`."""
+        vector = self.embedder.embed([text])[0]
+        hits = self.backend.query(
+            self.name,
+            HybridQuery(retrievers=(Retriever("dense", DENSE, dense=vector),), where=self._where(user_id, kinds), limit=limit),
+        )
+        return [MemoryRecord.model_validate({**h.payload, "id": h.id, "score": h.score}) for h in hits]
+
+    def list(self, user_id: str, kinds: tuple[str, ...] = (), limit: int = 100) -> list[MemoryRecord]:
+        """The user's memories, newest first."""
+        hits = self.backend.filter_only(self.name, self._where(user_id, kinds), limit=limit, order_by="created_at")
+        return [MemoryRecord.model_validate({**h.payload, "id": h.id}) for h in hits]
+
+    def count(self, user_id: str) -> int:
+        return self.backend.count(self.name, self._where(user_id))
+
+    def delete_user(self, user_id: str) -> int:
+        """Deletes every point of the user; returns how many there were."""
+        where = self._where(user_id)
+        n = self.backend.count(self.name, where)
+        if n:
+            self.backend.delete(self.name, where)
+            self.backend.flush()
+        return n

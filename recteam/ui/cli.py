@@ -1,0 +1,256 @@
+"""The `recteam` command line: ingest a catalog, search it, and (for now) `make run`'s
+interactive search prompt. Every error a person can fix is one plain sentence, exit code 2."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from recteam.errors import RecteamError
+from recteam.memory.catalog import SearchRequest, SearchResult
+from recteam.memory.ingest import IngestReport, ingest_path
+from recteam.memory.store import MemoryStore, open_store
+from recteam.orchestration.model_clients import build_embedder
+from recteam.orchestration.settings import Settings, load_settings
+from recteam.ui.progress import progress_bar
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="recteam",
+    help=(
+        "recteam: a team of agents that recommends films through conversation, over one shared "
+        "Qdrant memory. Works with no key and no server: the catalog and the vector store are "
+        "embedded. Settings come from recteam.toml, RECTEAM_* variables and .env "
+        "(see recteam.example.toml)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+class _State:
+    config: Path | None = None
+    settings: Settings | None = None
+    store: MemoryStore | None = None
+
+
+state = _State()
+
+
+def shipped_catalog() -> Path:
+    return Path(str(resources.files("recteam.data").joinpath("catalog.jsonl.gz")))
+
+
+def get_settings() -> Settings:
+    if state.settings is None:
+        state.settings = load_settings(state.config)
+    return state.settings
+
+
+def get_store() -> MemoryStore:
+    if state.store is None:
+        s = get_settings()
+        state.store = open_store(s.memory, build_embedder(s.embedding), s.embedding, s.search)
+    return state.store
+
+
+def close_store() -> None:
+    if state.store is not None:
+        state.store.close()
+        state.store = None
+
+
+def _print_report(report: IngestReport, show: int = 20) -> None:
+    for problem in report.problems[:show]:
+        err_console.print(f"[yellow]skipped[/] {problem}", highlight=False)
+    if len(report.problems) > show:
+        err_console.print(f"[yellow]... and {len(report.problems) - show} more skipped rows[/]")
+    console.print(
+        f"Ingested {report.items:,} items ({report.new_items:,} new, {report.updated_items:,} updated) "
+        f"from {len(report.files)} file(s) in {report.seconds:.1f} s "
+        f"({report.items_per_second:,.0f} items/s); skipped {len(report.problems):,} bad rows"
+        f"{f', merged {report.duplicates:,} duplicates' if report.duplicates else ''}. "
+        f"The catalog now holds {report.catalog_size:,} items.",
+        highlight=False,
+    )
+
+
+def _ingest(store: MemoryStore, path: Path, replace: bool) -> IngestReport:
+    with progress_bar(console, f"Ingesting {path.name}") as (start, advance):
+        return ingest_path(store, path, replace=replace, on_start=start, progress=advance)
+
+
+def ensure_catalog(store: MemoryStore) -> None:
+    """First start: ingest the configured (default: shipped) catalog when the store has none."""
+    if store.catalog.count():
+        return
+    path = get_settings().catalog.path or shipped_catalog()
+    console.print(f"First start: preparing the catalog from {path} (this happens once).")
+    _print_report(_ingest(store, path, replace=False), show=5)
+
+
+@app.callback()
+def _root(
+    config: Annotated[
+        Optional[Path],  # noqa: UP045 - typer needs Optional on 3.11
+        typer.Option("--config", "-c", help="Settings file (default: ./recteam.toml, or $RECTEAM_CONFIG)."),
+    ] = None,
+) -> None:
+    state.config = config
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="A .csv, .jsonl or .json file (optionally .gz), or a folder of them.")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Make the catalog exactly this file's items instead of adding them.")
+    ] = False,
+) -> None:
+    """Add films to the catalog from CSV, JSON lines or wikipedia-movies JSON.
+
+    Columns / keys: title (required), year, genres and cast (lists, or '|'-separated in CSV),
+    id, slug, description (also: overview, plot, summary, extract), popularity.
+    Bad rows are reported with file and line and skipped. Ingesting the same file twice adds no
+    duplicates, and an interrupted ingest leaves the previous catalog as it was.
+    """
+    store = get_store()
+    try:
+        report = _ingest(store, path, replace)
+    except KeyboardInterrupt:
+        err_console.print("Interrupted: the catalog is unchanged.")
+        raise typer.Exit(130) from None
+    _print_report(report)
+
+
+def _results_table(results: list[SearchResult]) -> Table:
+    table = Table(show_lines=False, header_style="bold")
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("Title")
+    table.add_column("Year", justify="right")
+    table.add_column("Genres")
+    table.add_column("Cast", overflow="ellipsis", max_width=40)
+    table.add_column("Score", justify="right", style="dim")
+    for i, r in enumerate(results, start=1):
+        table.add_row(
+            str(i), r.item.title, str(r.item.year or ""), ", ".join(r.item.genres),
+            ", ".join(r.item.cast[:3]), f"{r.score:.3f}",
+        )
+    return table
+
+
+def _result_json(r: SearchResult) -> str:
+    it = r.item
+    return json.dumps({"id": it.id, "title": it.title, "year": it.year, "genres": it.genres, "score": round(r.score, 6)})
+
+
+def _run_search(request: SearchRequest, as_json: bool) -> None:
+    results = get_store().catalog.search(request)
+    if as_json:
+        for r in results:
+            print(_result_json(r))
+    elif results:
+        console.print(_results_table(results))
+    else:
+        console.print("No film matches all of these constraints.")
+
+
+@app.command()
+def search(
+    query: Annotated[Optional[str], typer.Argument(help="What you are looking for, in your words.")] = None,  # noqa: UP045
+    genre: Annotated[list[str], typer.Option("--genre", "-g", help="Required genre (repeatable; all must match).")] = [],  # noqa: B006
+    not_genre: Annotated[list[str], typer.Option("--not-genre", help="Genre to leave out (repeatable).")] = [],  # noqa: B006
+    person: Annotated[list[str], typer.Option("--person", "-p", help="Cast member who must appear (repeatable).")] = [],  # noqa: B006
+    year_min: Annotated[Optional[int], typer.Option("--year-min", help="Earliest release year.")] = None,  # noqa: UP045
+    year_max: Annotated[Optional[int], typer.Option("--year-max", help="Latest release year.")] = None,  # noqa: UP045
+    like: Annotated[list[str], typer.Option("--like", "-l", help="A title you like: similar films rank higher (repeatable; 'Title (1999)' picks a year).")] = [],  # noqa: B006, E501
+    exclude: Annotated[list[str], typer.Option("--exclude", "-x", help="A title never to return (repeatable).")] = [],  # noqa: B006
+    k: Annotated[int, typer.Option("-k", "--limit", min=1, max=1000, help="How many results.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per result: id, title, year, genres, score.")] = False,  # noqa: E501
+    interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Keep asking for searches at a prompt.")] = False,  # noqa: E501
+) -> None:
+    """Hybrid search of the catalog: meaning (dense) + words (BM25) + films like the ones you name,
+    fused by reciprocal rank, with genres, years, people and exclusions as hard filters.
+
+    Example: recteam search "space exploration" --genre "science fiction" --year-min 2000 --like Arrival
+    """
+    if year_min is not None and year_max is not None and year_min > year_max:
+        raise RecteamError(f"--year-min {year_min} is after --year-max {year_max}")
+    request = SearchRequest(
+        query=query or "", genres=genre, exclude_genres=not_genre, people=person, year_min=year_min,
+        year_max=year_max, like=like, exclude=exclude, limit=k,
+    )
+    store = get_store()
+    ensure_catalog(store)
+    if interactive or (query is None and not like and sys.stdin.isatty() and not as_json):
+        _interactive(store)
+        return
+    _run_search(request, as_json)
+
+
+def _interactive(store: MemoryStore) -> None:
+    console.print(
+        f"[bold]recteam search[/] - {store.catalog.count():,} films. Type what you are looking for; "
+        "options work too, e.g. [cyan]heist --year-min 1990 --like Heat[/]. "
+        "[cyan]--help[/] lists them; an empty line or Ctrl-D quits."
+    )
+    command = typer.main.get_command(app)
+    while True:
+        try:
+            line = console.input("[bold green]search>[/] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if not line:
+            return
+        try:
+            args = shlex.split(line)
+        except ValueError as exc:
+            err_console.print(f"[red]error:[/] {exc}")
+            continue
+        # Leading words are the query, unquoted: `bank heist --year-min 1990`.
+        words = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
+        if words > 1:
+            args = [" ".join(args[:words]), *args[words:]]
+        try:
+            command.main(["search", *args], standalone_mode=False)  # type: ignore[attr-defined]
+        except RecteamError as exc:
+            err_console.print(f"[red]error:[/] {exc}")
+        except Exception as exc:  # click usage errors: print and keep the prompt
+            err_console.print(f"[red]error:[/] {getattr(exc, 'format_message', lambda: str(exc))()}")
+
+
+@app.command()
+def info() -> None:
+    """Show where the memory lives, which embedder is used, and how much is stored."""
+    s = get_settings()
+    store = get_store()
+    where = s.memory.url if s.memory.backend == "server" else str(s.memory.path)
+    console.print(f"backend:   {s.memory.backend} ({where})")
+    console.print(f"embedder:  {store.embedder.name} ({store.embedder.dim} dimensions)")
+    console.print(f"catalog:   {store.catalog.count():,} items")
+
+
+def main() -> None:
+    try:
+        app()
+    except RecteamError as exc:
+        err_console.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    finally:
+        close_store()
+
+
+if __name__ == "__main__":
+    main()

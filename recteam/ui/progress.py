@@ -1,0 +1,54 @@
+"""Rich progress bars for long work (ingest, embedding), with a rate column."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+__all__ = ["progress_bar"]
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} items/s" if speed else "", style="progress.data.speed")
+
+
+@contextmanager
+def progress_bar(
+    console: Console, description: str
+) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+    """Yields (start(total), advance(n)) callbacks driving one bar."""
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(description, total=None)
+
+        def start(total: int) -> None:
+            progress.update(task, total=total, completed=0)
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+
+        yield start, advance

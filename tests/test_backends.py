@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recteam.errors import StoreBusyError, StoreUnavailableError
+from recteam.memory.ingest import ingest_path
+from recteam.memory.settings import MemorySettings
+from recteam.memory.store import open_backend, open_store
+from tests.conftest import FILMS, memory_settings
+
+
+def test_unreachable_qdrant_url_is_a_plain_sentence() -> None:
+    settings = MemorySettings(backend="server", url="http://127.0.0.1:9", timeout=1)
+    with pytest.raises(StoreUnavailableError, match=r"cannot reach the Qdrant server at http://127.0.0.1:9.*memory.url"):
+        open_backend(settings)
+
+
+def test_missing_api_key_variable_is_named() -> None:
+    settings = MemorySettings(backend="server", url="http://127.0.0.1:9", api_key_env="NO_SUCH_KEY_VAR")
+    with pytest.raises(StoreUnavailableError, match="NO_SUCH_KEY_VAR"):
+        open_backend(settings)
+
+
+def test_a_second_process_on_the_embedded_store_is_told_who_owns_it(tmp_path: Path) -> None:
+    first = open_backend(memory_settings("embedded", tmp_path))
+    try:
+        with pytest.raises(StoreBusyError, match="in use by another recteam process"):
+            open_backend(memory_settings("embedded", tmp_path))
+    finally:
+        first.close()
+    open_backend(memory_settings("embedded", tmp_path)).close()  # released on close
+
+
+def test_embedded_catalog_persists_across_a_restart(tmp_path: Path, embedder) -> None:
+    settings = memory_settings("embedded", tmp_path / "store")
+    with open_store(settings, embedder) as first:
+        ingest_path(first, FILMS)
+    with open_store(settings, embedder) as second:
+        assert second.catalog.count() == 62
+        assert second.catalog.resolve_title("Arrival").year == 2016
