@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from recteam.errors import NotFoundError
@@ -147,6 +147,17 @@ class ItemCatalog:
                 return
 
     # reading ---------------------------------------------------------------------------------
+    def iter_items(self, batch: int = 2048) -> Iterator[CatalogItem]:
+        """Every item of the live catalog, in engine order (for building in-memory indexes)."""
+        name = self._live()
+        offset: str | None = None
+        while True:
+            points, offset = self.backend.scroll(name, limit=batch, offset=offset)
+            for p in points:
+                yield CatalogItem.from_payload(p.payload)
+            if offset is None:
+                return
+
     def get(self, item_ids: Sequence[str]) -> list[CatalogItem]:
         points = self.backend.retrieve(self._live(), [point_id(i) for i in item_ids])
         return [CatalogItem.from_payload(p.payload) for p in points]
@@ -203,7 +214,7 @@ class ItemCatalog:
 
         retrievers: list[Retriever] = []
         if request.query.strip():
-            dense = self.embedder.embed([request.query])[0]
+            dense = self.embedder.embed_query(request.query)
             retrievers.append(Retriever("dense", DENSE, dense=dense))
             sparse = self.sparse.query(request.query)
             if sparse:

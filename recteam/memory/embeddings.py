@@ -9,6 +9,7 @@ module that imports litellm) and passed in by the caller.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -104,20 +105,17 @@ class CachedEmbedder:
 
     def _lookup(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
         found: dict[bytes, np.ndarray] = {}
-        for key in keys:
-            if key in self._lru:
-                found[key] = self._lru[key]
-        missing = [k for k in keys if k not in found]
-        if self._db is not None and missing:
-            for chunk in range(0, len(missing), 500):
-                part = missing[chunk : chunk + 500]
-                rows = self._db.execute(
-                    f"SELECT key, vector FROM embedding WHERE key IN ({','.join('?' * len(part))})", part
-                ).fetchall()
-                for key, blob in rows:
-                    vec = np.frombuffer(blob, dtype=np.float32)
-                    if vec.shape[0] == self.dim:
-                        found[key] = vec
+        if self._db is None:
+            return found
+        for start in range(0, len(keys), 500):  # sqlite caps the number of bound parameters
+            part = keys[start : start + 500]
+            rows = self._db.execute(
+                f"SELECT key, vector FROM embedding WHERE key IN ({','.join('?' * len(part))})", part
+            ).fetchall()
+            for key, blob in rows:
+                vec = np.frombuffer(blob, dtype=np.float32)
+                if vec.shape[0] == self.dim:
+                    found[key] = vec
         return found
 
     def store(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
@@ -143,27 +141,36 @@ class CachedEmbedder:
         if progress and len(texts) - len(todo):
             progress(len(texts) - len(todo))
         # Embed and store in chunks, so an interrupted run keeps what it already computed.
-        chunk = 2048
-        for start in range(0, len(todo), chunk):
-            idx = todo[start : start + chunk]
-            inner_embed = self.inner.embed
-            try:
-                vectors = inner_embed([texts[i] for i in idx], progress=progress)  # type: ignore[call-arg]
-            except TypeError:
-                vectors = inner_embed([texts[i] for i in idx])
+        reports_progress = "progress" in inspect.signature(self.inner.embed).parameters
+        for start in range(0, len(todo), 2048):
+            idx = todo[start : start + 2048]
+            batch = [texts[i] for i in idx]
+            if reports_progress:
+                vectors = self.inner.embed(batch, progress=progress)  # type: ignore[call-arg]
+            else:
+                vectors = self.inner.embed(batch)
                 if progress:
                     progress(len(idx))
             vectors = np.asarray(vectors, dtype=np.float32)
             out[idx] = vectors
             self.store([keys[i] for i in idx], vectors)
-        if len(texts) <= 4:  # queries: keep them in memory too
-            with self._lock:
-                for key, vec in zip(keys, out, strict=True):
-                    self._lru[key] = vec
-                    self._lru.move_to_end(key)
-                while len(self._lru) > self._lru_size:
-                    self._lru.popitem(last=False)
         return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One query: cached in memory only, since queries rarely repeat across restarts and
+        would otherwise grow the disk cache with every search."""
+        key = text_key(self.name, text)
+        with self._lock:
+            hit = self._lru.get(key)
+            if hit is not None:
+                self._lru.move_to_end(key)
+                return hit
+        vec = np.asarray(self.inner.embed([text]), dtype=np.float32)[0]
+        with self._lock:
+            self._lru[key] = vec
+            while len(self._lru) > self._lru_size:
+                self._lru.popitem(last=False)
+        return vec
 
     def close(self) -> None:
         if self._db is not None:

@@ -59,7 +59,7 @@ class UserMemory:
 
     def query(self, user_id: str, text: str, kinds: tuple[str, ...] = (), limit: int = 10) -> list[MemoryRecord]:
         """The user's memories closest in meaning to `text`."""
-        vector = self.embedder.embed([text])[0]
+        vector = self.embedder.embed_query(text)
         hits = self.backend.query(
             self.name,
             HybridQuery(retrievers=(Retriever("dense", DENSE, dense=vector),), where=self._where(user_id, kinds), limit=limit),

@@ -37,7 +37,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # one error, one line, however narrow
 
 
 class _State:
@@ -84,6 +84,7 @@ def _print_report(report: IngestReport, show: int = 20) -> None:
         f"{f', merged {report.duplicates:,} duplicates' if report.duplicates else ''}. "
         f"The catalog now holds {report.catalog_size:,} items.",
         highlight=False,
+        soft_wrap=True,
     )
 
 

@@ -1,0 +1,142 @@
+"""Typed payloads the roles hand each other. Every role reads and writes these, never free text,
+except the responder's Reply.text, the only prose a user sees."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ROLES",
+    "Act",
+    "Candidate",
+    "Critique",
+    "CritiqueIssue",
+    "DialogueTurn",
+    "HardConstraints",
+    "ItemAnalysis",
+    "ItemRef",
+    "Plan",
+    "PreferenceProfile",
+    "RecommendedItem",
+    "Reply",
+    "Role",
+]
+
+Role = Literal["manager", "user_analyst", "item_analyst", "searcher", "reflector", "responder"]
+ROLES: tuple[Role, ...] = ("manager", "user_analyst", "item_analyst", "searcher", "reflector", "responder")
+Act = Literal["ASK", "RECOMMEND", "ANSWER", "CHAT"]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ItemRef(_Payload):
+    """A catalog item by id, with its title and year for people reading a trace."""
+
+    id: str
+    title: str
+    year: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+
+class DialogueTurn(_Payload):
+    speaker: Literal["user", "assistant"]
+    text: str
+    act: Act | None = None
+    items: list[ItemRef] = Field(default_factory=list)
+
+
+class HardConstraints(_Payload):
+    """What a recommendation must satisfy; the searcher turns these into engine filters."""
+
+    year_min: int | None = None
+    year_max: int | None = None
+    genres: list[str] = Field(default_factory=list, description="every one required")
+    exclude_genres: list[str] = Field(default_factory=list)
+    people: list[str] = Field(default_factory=list, description="each must be in the cast")
+    exclude_items: list[ItemRef] = Field(default_factory=list, description="seen or ruled out by the user")
+
+
+class PreferenceProfile(_Payload):
+    """What the team knows of one user: written by the user analyst, read by every role."""
+
+    user_id: str
+    likes: list[ItemRef] = Field(default_factory=list)
+    dislikes: list[ItemRef] = Field(default_factory=list)
+    liked_people: list[str] = Field(default_factory=list)
+    disliked_people: list[str] = Field(default_factory=list)
+    liked_genres: list[str] = Field(default_factory=list, description="soft: rank higher")
+    wants: list[str] = Field(default_factory=list, description="facets in the user's words: 'lighter', 'slow burn'")
+    avoids: list[str] = Field(default_factory=list, description="facets to steer away from: 'gore'")
+    constraints: HardConstraints = Field(default_factory=HardConstraints)
+    updated_at: float = Field(default_factory=time.time)
+
+    def known_enough(self) -> bool:
+        """Enough to recommend: one liked item, or a genre / wish / constraint to search by."""
+        c = self.constraints
+        return bool(
+            self.likes or self.liked_genres or self.wants or c.genres or self.liked_people or c.people
+        )
+
+
+class Candidate(_Payload):
+    """One item on the candidate bus, as the searcher found it."""
+
+    item: ItemRef
+    genres: list[str] = Field(default_factory=list)
+    cast: list[str] = Field(default_factory=list)
+    score: float = 0.0
+    rank: int = 0
+
+
+class ItemAnalysis(_Payload):
+    """The item analyst's judgement of one candidate against the profile."""
+
+    item_id: str
+    fit: float = Field(ge=0.0, le=1.0)
+    pros: list[str] = Field(default_factory=list)
+    cons: list[str] = Field(default_factory=list)
+    facts: list[str] = Field(default_factory=list, description="catalog facts the judgement rests on")
+
+
+class CritiqueIssue(_Payload):
+    kind: Literal["constraint", "disliked", "seen", "already_recommended", "not_in_catalog", "diversity", "format"]
+    item_id: str | None = None
+    detail: str
+
+
+class Critique(_Payload):
+    verdict: Literal["APPROVE", "REVISE"]
+    issues: list[CritiqueIssue] = Field(default_factory=list)
+    round: int = 0
+
+
+class Plan(_Payload):
+    """The manager's decision for this turn."""
+
+    act: Act
+    specialists: list[Role] = Field(default_factory=list)
+    rationale: str = ""
+    ask_about: str | None = Field(default=None, description="for ASK: the facet to ask about")
+    about_item: ItemRef | None = Field(default=None, description="for ANSWER: the item asked about")
+
+
+class RecommendedItem(_Payload):
+    id: str
+    title: str
+    year: int | None = None
+    genres: list[str] = Field(default_factory=list)
+    reason: str
+
+
+class Reply(_Payload):
+    act: Act
+    text: str
+    items: list[RecommendedItem] = Field(default_factory=list)

@@ -1,0 +1,61 @@
+"""The command line as a person runs it: a real process, real store, real embeddings."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import FILMS
+
+
+def recteam(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("RECTEAM_")}
+    full_env.update({"RECTEAM_MEMORY__PATH": str(cwd / "store"), "RECTEAM_CATALOG__PATH": str(FILMS)})
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "recteam.ui.cli", *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+        timeout=120,
+    )
+
+
+def test_first_search_prepares_the_catalog_then_prints_json(tmp_path: Path) -> None:
+    done = recteam("search", "science fiction space", "--genre", "Science Fiction", "--year-min", "2010",
+                   "--like", "Gravity", "-k", "3", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "First start: preparing the catalog" in done.stdout
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == 3
+    assert all(set(r) == {"id", "title", "year", "genres", "score"} for r in rows)
+    assert all(r["year"] >= 2010 and "Science Fiction" in r["genres"] and r["title"] != "Gravity" for r in rows)
+
+
+def test_ingest_reports_bad_rows_and_a_summary(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("title,year\nMoon,2009\nOops,99999\n")
+    done = recteam("ingest", str(bad), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "bad.csv:3: year" in done.stderr
+    assert "Ingested 1 items (1 new, 0 updated)" in done.stdout and "items/s" in done.stdout
+
+
+def test_a_wrong_setting_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    done = recteam("info", cwd=tmp_path, env={"RECTEAM_MEMORY__BACKEND": "qdrnt"})
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "memory.backend" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_unknown_title_is_a_plain_error(tmp_path: Path) -> None:
+    done = recteam("search", "--like", "Jurasic Park", "--json", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "no film titled 'Jurasic Park'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_help_teaches_the_options(tmp_path: Path) -> None:
+    done = recteam("search", "--help", cwd=tmp_path)
+    assert done.returncode == 0
+    for option in ("--genre", "--year-min", "--year-max", "--like", "--exclude", "--json", "-k"):
+        assert option in done.stdout
