@@ -1,0 +1,174 @@
+"""Typed trace events: what each agent read, thought, called and returned during a turn, with
+time, tokens and cost. session.run_turn streams them; the UI renders them; a session exports them
+as JSON lines and a turn replays from that export. No AutoGen types here, so the UI and the export
+format do not depend on the orchestration framework."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from recteam.agents.messages import Act, ItemRef, RecommendedItem, Role
+
+__all__ = [
+    "MemoryAccess",
+    "ModelNotice",
+    "StepFinished",
+    "StepOutput",
+    "StepStarted",
+    "StepThought",
+    "ToolCalled",
+    "ToolReturned",
+    "TraceEvent",
+    "TurnFinished",
+    "TurnStarted",
+    "dump_jsonl",
+    "load_jsonl",
+]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str
+    turn: int
+    seq: int = 0
+    ts: float = Field(default_factory=time.time)
+
+
+class TurnStarted(_Event):
+    type: Literal["turn_started"] = "turn_started"
+    user_id: str
+    message: str
+
+
+class StepStarted(_Event):
+    type: Literal["step_started"] = "step_started"
+    agent: Role
+    step_id: str
+    title: str
+    model: str
+
+
+class StepThought(_Event):
+    type: Literal["step_thought"] = "step_thought"
+    agent: Role
+    step_id: str
+    content: str
+
+
+class ToolCalled(_Event):
+    type: Literal["tool_called"] = "tool_called"
+    agent: Role
+    step_id: str
+    tool: str
+    arguments: dict[str, Any]
+
+
+class ToolReturned(_Event):
+    type: Literal["tool_returned"] = "tool_returned"
+    agent: Role
+    step_id: str
+    tool: str
+    result: Any
+    duration_ms: float
+
+
+class MemoryAccess(_Event):
+    type: Literal["memory_access"] = "memory_access"
+    agent: Role
+    step_id: str
+    op: Literal["read", "write", "delete"]
+    kind: str
+    summary: str
+
+
+class ModelNotice(_Event):
+    """A retry, a fallback to another model, a repaired output, or a role falling back to the
+    offline policy: what went wrong and what the team did instead."""
+
+    type: Literal["model_notice"] = "model_notice"
+    agent: Role
+    step_id: str
+    kind: Literal["retry", "fallback", "repair", "offline_fallback", "error"]
+    detail: str
+
+
+class StepOutput(_Event):
+    type: Literal["step_output"] = "step_output"
+    agent: Role
+    step_id: str
+    payload_type: str
+    payload: dict[str, Any]
+
+
+class StepFinished(_Event):
+    type: Literal["step_finished"] = "step_finished"
+    agent: Role
+    step_id: str
+    status: Literal["done", "failed"]
+    duration_ms: float
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    model: str = "offline"
+
+
+class TurnFinished(_Event):
+    type: Literal["turn_finished"] = "turn_finished"
+    act: Act
+    reply: str
+    items: list[RecommendedItem] = Field(default_factory=list)
+    candidates: list[ItemRef] = Field(default_factory=list)
+    duration_ms: float
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    error: str | None = None
+
+
+TraceEvent = Annotated[
+    TurnStarted
+    | StepStarted
+    | StepThought
+    | ToolCalled
+    | ToolReturned
+    | MemoryAccess
+    | ModelNotice
+    | StepOutput
+    | StepFinished
+    | TurnFinished,
+    Field(discriminator="type"),
+]
+_ADAPTER: TypeAdapter[TraceEvent] = TypeAdapter(TraceEvent)
+
+
+def dump_jsonl(events: Iterable[BaseModel], path: Path) -> int:
+    """Writes events as JSON lines (to a temporary file first, so a crash leaves no half file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    n = 0
+    with tmp.open("w", encoding="utf-8") as fh:
+        for event in events:
+            fh.write(event.model_dump_json() + "\n")
+            n += 1
+    tmp.replace(path)
+    return n
+
+
+def parse_event(line: str | dict[str, Any]) -> TraceEvent:
+    data = json.loads(line) if isinstance(line, str) else line
+    return _ADAPTER.validate_python(data)
+
+
+def load_jsonl(path: Path) -> Iterator[TraceEvent]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield parse_event(line)
