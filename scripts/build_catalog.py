@@ -29,12 +29,20 @@ def main() -> None:
     items = read_items(source, report)
     facts = [it.model_copy(update={"description": None}) for it in items]
     facts.sort(key=lambda it: (it.year or 0, it.title, it.id))
-    print(f"{len(facts)} films from {report.rows} rows ({len(report.problems)} bad, {report.duplicates} duplicates)")
+    print(
+        f"{len(facts)} films from {report.rows} rows ({len(report.problems)} bad, {report.duplicates} duplicates)"
+    )
 
     catalog = OUT / "catalog.jsonl.gz"
     with gzip.GzipFile(catalog, "wb", mtime=0) as gz:  # mtime=0: same input, same bytes
         for it in facts:
-            row = {"title": it.title, "year": it.year, "genres": it.genres, "cast": it.cast, "slug": it.slug}
+            row = {
+                "title": it.title,
+                "year": it.year,
+                "genres": it.genres,
+                "cast": it.cast,
+                "slug": it.slug,
+            }
             gz.write((json.dumps(row, ensure_ascii=False) + "\n").encode())
     print(f"wrote {catalog} ({catalog.stat().st_size / 1e6:.1f} MB)")
 
@@ -47,13 +55,22 @@ def main() -> None:
         nonlocal done
         done += n
         if done % 2048 < n:
-            print(f"  embedded {done}/{len(texts)} ({done / (time.perf_counter() - started):.0f}/s)", flush=True)
+            print(
+                f"  embedded {done}/{len(texts)} ({done / (time.perf_counter() - started):.0f}/s)",
+                flush=True,
+            )
 
     vectors = embedder.embed(texts, progress=progress)
-    keys = np.frombuffer(b"".join(text_key(BUNDLED_MODEL, t) for t in texts), dtype=np.uint8).reshape(-1, 20)
+    keys = np.frombuffer(
+        b"".join(text_key(BUNDLED_MODEL, t) for t in texts), dtype=np.uint8
+    ).reshape(-1, 20)
     sidecar = OUT / "catalog.vectors.npz"
-    np.savez_compressed(sidecar, model=np.array(BUNDLED_MODEL), keys=keys, vectors=vectors.astype(np.float16))
-    print(f"wrote {sidecar} ({sidecar.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f} s")
+    np.savez_compressed(
+        sidecar, model=np.array(BUNDLED_MODEL), keys=keys, vectors=vectors.astype(np.float16)
+    )
+    print(
+        f"wrote {sidecar} ({sidecar.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.0f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -13,12 +13,17 @@ from tests.conftest import FILMS, memory_settings
 
 def test_unreachable_qdrant_url_is_a_plain_sentence() -> None:
     settings = MemorySettings(backend="server", url="http://127.0.0.1:9", timeout=1)
-    with pytest.raises(StoreUnavailableError, match=r"cannot reach the Qdrant server at http://127.0.0.1:9.*memory.url"):
+    with pytest.raises(
+        StoreUnavailableError,
+        match=r"cannot reach the Qdrant server at http://127.0.0.1:9.*memory.url",
+    ):
         open_backend(settings)
 
 
 def test_missing_api_key_variable_is_named() -> None:
-    settings = MemorySettings(backend="server", url="http://127.0.0.1:9", api_key_env="NO_SUCH_KEY_VAR")
+    settings = MemorySettings(
+        backend="server", url="http://127.0.0.1:9", api_key_env="NO_SUCH_KEY_VAR"
+    )
     with pytest.raises(StoreUnavailableError, match="NO_SUCH_KEY_VAR"):
         open_backend(settings)
 

@@ -11,25 +11,48 @@ from pathlib import Path
 from tests.conftest import FILMS
 
 
-def recteam(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def recteam(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("RECTEAM_")}
-    full_env.update({"RECTEAM_MEMORY__PATH": str(cwd / "store"), "RECTEAM_CATALOG__PATH": str(FILMS)})
+    full_env.update(
+        {"RECTEAM_MEMORY__PATH": str(cwd / "store"), "RECTEAM_CATALOG__PATH": str(FILMS)}
+    )
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "recteam.ui.cli", *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+        [sys.executable, "-m", "recteam.ui.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 
 
 def test_first_search_prepares_the_catalog_then_prints_json(tmp_path: Path) -> None:
-    done = recteam("search", "science fiction space", "--genre", "Science Fiction", "--year-min", "2010",
-                   "--like", "Gravity", "-k", "3", "--json", cwd=tmp_path)
+    done = recteam(
+        "search",
+        "science fiction space",
+        "--genre",
+        "Science Fiction",
+        "--year-min",
+        "2010",
+        "--like",
+        "Gravity",
+        "-k",
+        "3",
+        "--json",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "First start: preparing the catalog" in done.stdout
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert len(rows) == 3
     assert all(set(r) == {"id", "title", "year", "genres", "score"} for r in rows)
-    assert all(r["year"] >= 2010 and "Science Fiction" in r["genres"] and r["title"] != "Gravity" for r in rows)
+    assert all(
+        r["year"] >= 2010 and "Science Fiction" in r["genres"] and r["title"] != "Gravity"
+        for r in rows
+    )
 
 
 def test_ingest_reports_bad_rows_and_a_summary(tmp_path: Path) -> None:

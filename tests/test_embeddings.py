@@ -14,7 +14,9 @@ def test_bundled_minilm_reproduces_the_reference_embedding(embedder) -> None:
     # First coordinates of sentence-transformers' all-MiniLM-L6-v2 for this sentence.
     vec = embedder.embed(["This is an example sentence"])[0]
     assert vec.shape == (384,)
-    np.testing.assert_allclose(vec[:5], [0.0676569, 0.0634959, 0.0487131, 0.0793050, 0.0374480], atol=2e-5)
+    np.testing.assert_allclose(
+        vec[:5], [0.0676569, 0.0634959, 0.0487131, 0.0793050, 0.0374480], atol=2e-5
+    )
     assert abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
 
 
@@ -26,7 +28,13 @@ def test_batched_embedding_equals_one_by_one(embedder) -> None:
 
 
 def test_similar_texts_are_closer(embedder) -> None:
-    a, b, c = embedder.embed(["astronauts stranded in space", "a crew of astronauts travels to Mars", "a romantic comedy in Paris"])
+    a, b, c = embedder.embed(
+        [
+            "astronauts stranded in space",
+            "a crew of astronauts travels to Mars",
+            "a romantic comedy in Paris",
+        ]
+    )
     assert float(a @ b) > float(a @ c)
 
 

@@ -15,7 +15,9 @@ from recteam.memory.store import MemoryStore
 from tests.conftest import FILMS
 
 
-def test_bad_rows_are_reported_with_file_and_line_and_skipped(store: MemoryStore, tmp_path: Path) -> None:
+def test_bad_rows_are_reported_with_file_and_line_and_skipped(
+    store: MemoryStore, tmp_path: Path
+) -> None:
     csv_file = tmp_path / "films.csv"
     csv_file.write_text(
         "title,year,genres,cast\n"
@@ -34,13 +36,28 @@ def test_jsonl_and_wikipedia_json_lines_are_exact(store: MemoryStore, tmp_path: 
     jsonl = tmp_path / "a.jsonl"
     jsonl.write_text('{"title": "Moon", "year": 2009}\n\n{not json}\n["list"]\n')
     wiki = tmp_path / "b.json"
-    rows = [{"title": "Up", "year": 2009, "cast": [], "genres": ["Animated"], "href": "Up_(2009_film)",
-             "extract": "An old man ties balloons to his house."}, {"title": "", "year": 2000}]
+    rows = [
+        {
+            "title": "Up",
+            "year": 2009,
+            "cast": [],
+            "genres": ["Animated"],
+            "href": "Up_(2009_film)",
+            "extract": "An old man ties balloons to his house.",
+        },
+        {"title": "", "year": 2000},
+    ]
     wiki.write_text(json.dumps(rows, indent=2))
     report = ingest_path(store, tmp_path)
-    assert [(p.file.name, p.line) for p in report.problems] == [("a.jsonl", 3), ("a.jsonl", 4), ("b.json", 12)]
+    assert [(p.file.name, p.line) for p in report.problems] == [
+        ("a.jsonl", 3),
+        ("a.jsonl", 4),
+        ("b.json", 12),
+    ]
     up = store.catalog.resolve_title("Up")
-    assert up.description == "An old man ties balloons to his house." and up.slug == "Up_(2009_film)"
+    assert (
+        up.description == "An old man ties balloons to his house." and up.slug == "Up_(2009_film)"
+    )
 
 
 def test_ingesting_twice_adds_no_duplicates(store: MemoryStore) -> None:
@@ -51,11 +68,15 @@ def test_ingesting_twice_adds_no_duplicates(store: MemoryStore) -> None:
     assert store.catalog.count() == 62
 
 
-def test_an_aborted_ingest_leaves_the_previous_catalog_intact(store: MemoryStore, tmp_path: Path) -> None:
+def test_an_aborted_ingest_leaves_the_previous_catalog_intact(
+    store: MemoryStore, tmp_path: Path
+) -> None:
     ingest_path(store, FILMS)
     live = store.catalog.collection
     more = tmp_path / "more.jsonl"
-    more.write_text("".join(json.dumps({"title": f"Film {i}", "year": 2001}) + "\n" for i in range(50)))
+    more.write_text(
+        "".join(json.dumps({"title": f"Film {i}", "year": 2001}) + "\n" for i in range(50))
+    )
 
     def interrupt(_: int) -> None:
         raise KeyboardInterrupt
@@ -64,7 +85,9 @@ def test_an_aborted_ingest_leaves_the_previous_catalog_intact(store: MemoryStore
         ingest_path(store, more, batch_size=10, progress=interrupt)
     assert store.catalog.collection == live
     assert store.catalog.count() == 62
-    assert [c for c in store.backend.list_collections() if c.startswith(store.catalog.alias + "-")] == [live]
+    assert [
+        c for c in store.backend.list_collections() if c.startswith(store.catalog.alias + "-")
+    ] == [live]
     assert store.catalog.search(SearchRequest(query="Film 7", limit=3))[0].item.title != "Film 7"
 
 
@@ -95,8 +118,12 @@ def test_a_vectors_sidecar_spares_the_embedding(store: MemoryStore, tmp_path: Pa
     path.write_text(json.dumps({"title": "Sidecar Film", "year": 2020}) + "\n")
     marker = np.zeros((1, store.embedder.dim), dtype=np.float16)
     marker[0, 0] = 1.0
-    keys = np.frombuffer(text_key(store.embedder.name, items[0].dense_text()), dtype=np.uint8).reshape(1, 20)
+    keys = np.frombuffer(
+        text_key(store.embedder.name, items[0].dense_text()), dtype=np.uint8
+    ).reshape(1, 20)
     np.savez(vectors_sidecar(path), model=np.array(store.embedder.name), keys=keys, vectors=marker)
     ingest_path(store, path)
-    point = store.backend.retrieve(store.catalog.collection or "", [items[0].point_id], with_vectors=True)[0]
+    point = store.backend.retrieve(
+        store.catalog.collection or "", [items[0].point_id], with_vectors=True
+    )[0]
     assert point.dense["text"][0] == pytest.approx(1.0) and abs(point.dense["text"][1:]).sum() == 0

@@ -18,7 +18,9 @@ def test_hybrid_search_finds_by_meaning_and_by_words(films_store: MemoryStore) -
 
 
 def test_genre_and_year_are_hard_filters(films_store: MemoryStore) -> None:
-    results = films_store.catalog.search(SearchRequest(query="space", genres=["sci-fi"], year_min=2010, limit=50))
+    results = films_store.catalog.search(
+        SearchRequest(query="space", genres=["sci-fi"], year_min=2010, limit=50)
+    )
     assert results
     for r in results:
         assert "Science Fiction" in r.item.genres
@@ -27,7 +29,12 @@ def test_genre_and_year_are_hard_filters(films_store: MemoryStore) -> None:
 
 def test_excluded_genres_people_and_titles_never_come_back(films_store: MemoryStore) -> None:
     results = films_store.catalog.search(
-        SearchRequest(query="thriller", exclude_genres=["horror"], exclude=["Heat (1995)", "Zodiac"], limit=100)
+        SearchRequest(
+            query="thriller",
+            exclude_genres=["horror"],
+            exclude=["Heat (1995)", "Zodiac"],
+            limit=100,
+        )
     )
     labels = {r.item.label for r in results}
     assert "Heat (1995)" not in labels and not any(lab.startswith("Zodiac") for lab in labels)

@@ -16,7 +16,9 @@ def test_defaults_need_no_file_key_or_server() -> None:
 
 
 def test_toml_then_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    Path("recteam.toml").write_text('[memory]\nbackend = "server"\nurl = "http://q:6333"\n[search]\nlimit = 5\n')
+    Path("recteam.toml").write_text(
+        '[memory]\nbackend = "server"\nurl = "http://q:6333"\n[search]\nlimit = 5\n'
+    )
     assert load_settings().search.limit == 5
     monkeypatch.setenv("RECTEAM_SEARCH__LIMIT", "7")
     s = load_settings()
@@ -30,13 +32,18 @@ def test_dotenv_is_read(tmp_path: Path) -> None:
 
 def test_misspelt_toml_key_names_the_key_and_a_suggestion() -> None:
     Path("recteam.toml").write_text('[memory]\nbakend = "server"\n')
-    with pytest.raises(ConfigError, match=r"unknown setting memory.bakend \(did you mean memory.backend\?\)"):
+    with pytest.raises(
+        ConfigError, match=r"unknown setting memory.bakend \(did you mean memory.backend\?\)"
+    ):
         load_settings()
 
 
 def test_bad_value_names_the_setting_and_the_value() -> None:
     Path("recteam.toml").write_text('[memory]\nbackend = "qdrnt"\n')
-    with pytest.raises(ConfigError, match=r"setting memory.backend: Input should be 'embedded' or 'server' \(got 'qdrnt'\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"setting memory.backend: Input should be 'embedded' or 'server' \(got 'qdrnt'\)",
+    ):
         load_settings()
 
 

@@ -10,8 +10,14 @@ from tests.conftest import memory_settings
 def test_add_query_list_and_forget(store: MemoryStore) -> None:
     mem = store.memories
     mem.add(MemoryRecord(user_id="ana", kind="preference", text="loves slow science fiction"))
-    mem.add(MemoryRecord(user_id="ana", kind="feedback", text="disliked Gravity", data={"item": "gravity|2013"}))
-    mem.add(MemoryRecord(user_id="ana", kind="reflection", text="ask about pacing before recommending"))
+    mem.add(
+        MemoryRecord(
+            user_id="ana", kind="feedback", text="disliked Gravity", data={"item": "gravity|2013"}
+        )
+    )
+    mem.add(
+        MemoryRecord(user_id="ana", kind="reflection", text="ask about pacing before recommending")
+    )
     assert mem.count("ana") == 3
     top = mem.query("ana", "which genres does she like?", kinds=("preference", "feedback"), limit=1)
     assert top[0].kind in ("preference", "feedback") and top[0].score is not None
@@ -25,7 +31,9 @@ def test_add_query_list_and_forget(store: MemoryStore) -> None:
 def test_one_users_memories_never_reach_another(store: MemoryStore) -> None:
     store.memories.add(MemoryRecord(user_id="ana", kind="preference", text="likes horror"))
     store.memories.add(MemoryRecord(user_id="bo", kind="preference", text="likes musicals"))
-    assert [r.text for r in store.memories.query("bo", "likes horror", limit=10)] == ["likes musicals"]
+    assert [r.text for r in store.memories.query("bo", "likes horror", limit=10)] == [
+        "likes musicals"
+    ]
     assert [r.user_id for r in store.memories.list("ana")] == ["ana"]
     store.memories.delete_user("ana")
     assert store.memories.count("bo") == 1

@@ -26,20 +26,59 @@ from recteam.memory.settings import EmbeddingSettings, MemorySettings
 from recteam.memory.store import MemoryStore, open_store
 
 PHRASES = [
-    "space exploration", "a heist that goes wrong", "haunted house", "coming of age summer",
-    "detective in a rainy city", "talking animals adventure", "courtroom drama", "road trip friends",
-    "alien invasion", "boxing underdog", "musical romance in New York", "war pilots", "time travel",
-    "serial killer investigation", "high school comedy", "cowboys and outlaws", "robot uprising",
-    "family holiday chaos", "political conspiracy", "small town secrets", "martial arts revenge",
-    "shipwreck survival", "superhero origin", "vampires", "spy thriller in Europe", "gangsters",
+    "space exploration",
+    "a heist that goes wrong",
+    "haunted house",
+    "coming of age summer",
+    "detective in a rainy city",
+    "talking animals adventure",
+    "courtroom drama",
+    "road trip friends",
+    "alien invasion",
+    "boxing underdog",
+    "musical romance in New York",
+    "war pilots",
+    "time travel",
+    "serial killer investigation",
+    "high school comedy",
+    "cowboys and outlaws",
+    "robot uprising",
+    "family holiday chaos",
+    "political conspiracy",
+    "small town secrets",
+    "martial arts revenge",
+    "shipwreck survival",
+    "superhero origin",
+    "vampires",
+    "spy thriller in Europe",
+    "gangsters",
 ]
-GENRES = ["Drama", "Comedy", "Science Fiction", "Horror", "Thriller", "Action", "Romance", "Crime", None]
-LIKES = ["Heat", "Arrival", "The Matrix", "Toy Story", "Alien", "Casablanca", "Jaws", "Groundhog Day"]
+GENRES = [
+    "Drama",
+    "Comedy",
+    "Science Fiction",
+    "Horror",
+    "Thriller",
+    "Action",
+    "Romance",
+    "Crime",
+    None,
+]
+LIKES = [
+    "Heat",
+    "Arrival",
+    "The Matrix",
+    "Toy Story",
+    "Alien",
+    "Casablanca",
+    "Jaws",
+    "Groundhog Day",
+]
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def requests(n: int, seed: int = 7) -> list[tuple[str, SearchRequest]]:
@@ -52,7 +91,14 @@ def requests(n: int, seed: int = 7) -> list[tuple[str, SearchRequest]]:
         lo = rng.choice([None, 1950, 1980, 2000])
         kind = ["filtered hybrid", "filtered hybrid + like"][i % 2]
         like = [rng.choice(LIKES)] if kind.endswith("like") else []
-        out.append((kind, SearchRequest(query=phrase, genres=[genre] if genre else [], year_min=lo, like=like, limit=10)))
+        out.append(
+            (
+                kind,
+                SearchRequest(
+                    query=phrase, genres=[genre] if genre else [], year_min=lo, like=like, limit=10
+                ),
+            )
+        )
     return out
 
 
@@ -76,15 +122,28 @@ def report(title: str, timings: dict[str, list[float]]) -> None:
     print(f"\n{title}")
     print(f"  {'kind':28} {'n':>5} {'p50 ms':>9} {'p95 ms':>9}")
     for kind, values in timings.items():
-        print(f"  {kind:28} {len(values):5d} {statistics.median(values):9.2f} {percentile(values, 0.95):9.2f}")
+        print(
+            f"  {kind:28} {len(values):5d} {statistics.median(values):9.2f} {percentile(values, 0.95):9.2f}"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--compare-local", type=int, default=0, metavar="N",
-                        help="also run N searches on qdrant-client's in-process mode")
-    parser.add_argument("--catalog", type=Path, default=Path(str(resources.files("recteam.data") / "catalog.jsonl.gz")))
+    parser.add_argument(
+        "--compare-local",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N searches on qdrant-client's in-process mode",
+    )
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        default=Path(str(resources.files("recteam.data") / "catalog.jsonl.gz")),
+    )
     args = parser.parse_args()
 
     embedder = load_local_embedder(EmbeddingSettings())
@@ -94,8 +153,10 @@ def main() -> None:
         t = time.perf_counter()
         with open_store(settings, embedder) as store:
             rep = ingest_path(store, args.catalog)
-        print(f"first start: ingested {rep.items:,} items in {time.perf_counter() - t:.1f} s "
-              f"({rep.items_per_second:,.0f} items/s, vectors from the shipped sidecar when present)")
+        print(
+            f"first start: ingested {rep.items:,} items in {time.perf_counter() - t:.1f} s "
+            f"({rep.items_per_second:,.0f} items/s, vectors from the shipped sidecar when present)"
+        )
         t = time.perf_counter()
         store = open_store(settings, embedder)
         store.catalog.search(SearchRequest(query="restart", limit=5))

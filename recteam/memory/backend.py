@@ -154,7 +154,9 @@ class VectorBackend(ABC):
     def delete(self, name: str, where: Where) -> None: ...
 
     @abstractmethod
-    def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False) -> list[PointData]: ...
+    def retrieve(
+        self, name: str, ids: Sequence[str], with_vectors: bool = False
+    ) -> list[PointData]: ...
 
     @abstractmethod
     def scroll(
@@ -173,7 +175,9 @@ class VectorBackend(ABC):
     def query(self, name: str, query: HybridQuery) -> list[Hit]: ...
 
     @abstractmethod
-    def filter_only(self, name: str, where: Where, limit: int, order_by: str | None = None) -> list[Hit]:
+    def filter_only(
+        self, name: str, where: Where, limit: int, order_by: str | None = None
+    ) -> list[Hit]:
         """Points matching `where` with no text to rank by, highest `order_by` first."""
 
     @abstractmethod

@@ -59,7 +59,9 @@ class BertSentenceEncoder:
     def __init__(self, model_dir: Path, max_length: int | None = None) -> None:
         config = json.loads((model_dir / "config.json").read_text())
         if config.get("model_type") != "bert":
-            raise ValueError(f"{model_dir} is not a BERT model (model_type={config.get('model_type')!r})")
+            raise ValueError(
+                f"{model_dir} is not a BERT model (model_type={config.get('model_type')!r})"
+            )
         st_config_path = model_dir / "sentence_bert_config.json"
         st_config = json.loads(st_config_path.read_text()) if st_config_path.exists() else {}
         self.max_length = max_length or int(st_config.get("max_seq_length", 256))
@@ -108,7 +110,9 @@ class BertSentenceEncoder:
             + w["embeddings.position_embeddings.weight"][:length][None, :, :]
             + w["embeddings.token_type_embeddings.weight"][0]
         ).reshape(batch * length, self.dim)  # 2-D from here on: one BLAS call per dense layer
-        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
+        x = _layer_norm(
+            x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps
+        )
         head_dim = self.dim // self.heads
         scale = np.float32(1.0 / np.sqrt(head_dim))
         additive_mask = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
@@ -129,13 +133,20 @@ class BertSentenceEncoder:
             attn = context @ w[p + "attention.output.dense.weight"]
             attn += w[p + "attention.output.dense.bias"]
             attn += x
-            x = _layer_norm(attn, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], self.eps)
+            x = _layer_norm(
+                attn,
+                w[p + "attention.output.LayerNorm.weight"],
+                w[p + "attention.output.LayerNorm.bias"],
+                self.eps,
+            )
             hidden = x @ w[p + "intermediate.dense.weight"]
             hidden += w[p + "intermediate.dense.bias"]
             out = _gelu_(hidden) @ w[p + "output.dense.weight"]
             out += w[p + "output.dense.bias"]
             out += x
-            x = _layer_norm(out, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
+            x = _layer_norm(
+                out, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps
+            )
         x3 = x.reshape(batch, length, self.dim)
         summed = (x3 * mask[:, :, None]).sum(axis=1)
         pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)

@@ -90,7 +90,9 @@ class ItemCatalog:
     def _live(self) -> str:
         name = self.collection
         if name is None:
-            raise NotFoundError("the catalog is empty: run `recteam ingest PATH` (or `make run`) first")
+            raise NotFoundError(
+                "the catalog is empty: run `recteam ingest PATH` (or `make run`) first"
+            )
         return name
 
     def count(self) -> int:
@@ -98,7 +100,9 @@ class ItemCatalog:
         return self.backend.count(name) if name else 0
 
     # building --------------------------------------------------------------------------------
-    def points_for(self, items: Sequence[CatalogItem], progress: Progress | None = None) -> list[PointData]:
+    def points_for(
+        self, items: Sequence[CatalogItem], progress: Progress | None = None
+    ) -> list[PointData]:
         dense = self.embedder.embed([it.dense_text() for it in items], progress=progress)
         return [
             PointData(
@@ -141,7 +145,9 @@ class ItemCatalog:
     def _copy(self, source: str, target: str) -> None:
         offset: str | None = None
         while True:
-            points, offset = self.backend.scroll(source, limit=1024, offset=offset, with_vectors=True)
+            points, offset = self.backend.scroll(
+                source, limit=1024, offset=offset, with_vectors=True
+            )
             self.backend.upsert(target, points)
             if offset is None:
                 return
@@ -176,7 +182,9 @@ class ItemCatalog:
         hits = self.backend.filter_only(name, Where(must=must), limit=20, order_by="popularity")
         if hits:
             # Among same-titled films, the most popular, then the most recent.
-            best = max(hits, key=lambda h: (h.payload.get("popularity") or 0, h.payload.get("year") or 0))
+            best = max(
+                hits, key=lambda h: (h.payload.get("popularity") or 0, h.payload.get("year") or 0)
+            )
             return CatalogItem.from_payload(best.payload)
         suggestions = self._similar_titles(text)
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
@@ -187,10 +195,13 @@ class ItemCatalog:
         if not terms:
             return []
         hits = self.backend.query(
-            self._live(), HybridQuery(retrievers=(Retriever("sparse", SPARSE, sparse=terms),), limit=20)
+            self._live(),
+            HybridQuery(retrievers=(Retriever("sparse", SPARSE, sparse=terms),), limit=20),
         )
         by_title = {h.payload["title"]: CatalogItem.from_payload(h.payload).label for h in hits}
-        close = difflib.get_close_matches(text, list(by_title), n=3, cutoff=0.4) or list(by_title)[:3]
+        close = (
+            difflib.get_close_matches(text, list(by_title), n=3, cutoff=0.4) or list(by_title)[:3]
+        )
         return [repr(by_title[t]) for t in close]
 
     def constraints(self, request: SearchRequest, exclude_point_ids: Sequence[str] = ()) -> Where:
@@ -198,7 +209,9 @@ class ItemCatalog:
         must += [Match("people_keys", (normalize_key(p),)) for p in request.people]
         if request.year_min is not None or request.year_max is not None:
             must.append(Range("year", gte=request.year_min, lte=request.year_max))
-        must_not: list = [Match("genre_keys", tuple(sorted(genre_keys(g)))) for g in request.exclude_genres]
+        must_not: list = [
+            Match("genre_keys", tuple(sorted(genre_keys(g)))) for g in request.exclude_genres
+        ]
         excluded = list(exclude_point_ids) + [point_id(i) for i in request.exclude_ids]
         if excluded:
             must_not.append(HasIds(tuple(excluded)))
@@ -210,7 +223,9 @@ class ItemCatalog:
         liked = [self.resolve_title(t) for t in request.like] + self.get(request.like_ids)
         excluded = [self.resolve_title(t).point_id for t in request.exclude]
         # Liked items are the reference, not an answer: they are excluded from the results too.
-        where = self.constraints(request, exclude_point_ids=excluded + [it.point_id for it in liked])
+        where = self.constraints(
+            request, exclude_point_ids=excluded + [it.point_id for it in liked]
+        )
 
         retrievers: list[Retriever] = []
         if request.query.strip():
@@ -250,8 +265,12 @@ class ItemCatalog:
         """An empty result because of a misspelt genre or person gets a sentence saying so."""
         name = self._live()
         for g in request.genres:
-            if not self.backend.count(name, Where(must=(Match("genre_keys", tuple(sorted(genre_keys(g)))),))):
+            if not self.backend.count(
+                name, Where(must=(Match("genre_keys", tuple(sorted(genre_keys(g)))),))
+            ):
                 raise NotFoundError(f"no film in the catalog has the genre {g!r}")
         for p in request.people:
-            if not self.backend.count(name, Where(must=(Match("people_keys", (normalize_key(p),)),))):
+            if not self.backend.count(
+                name, Where(must=(Match("people_keys", (normalize_key(p),)),))
+            ):
                 raise NotFoundError(f"no film in the catalog lists {p!r} in its cast")

@@ -72,7 +72,9 @@ def _point_from_record(record: Any) -> PointData:
                 sparse[name] = SparseVec(list(vec.indices), list(vec.values))
             else:
                 dense[name] = np.asarray(vec, dtype=np.float32)
-    return PointData(id=str(record.id), payload=dict(record.payload or {}), dense=dense, sparse=sparse)
+    return PointData(
+        id=str(record.id), payload=dict(record.payload or {}), dense=dense, sparse=sparse
+    )
 
 
 def _scoring(r: Retriever) -> Any:
@@ -111,28 +113,42 @@ class EdgeBackend(VectorBackend):
 
     # collections -----------------------------------------------------------------------------
     def list_collections(self) -> list[str]:
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and (p / ".recteam").exists())
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and (p / ".recteam").exists()
+        )
 
     def create_collection(self, name: str, spec: CollectionSpec) -> None:
         path = self.root / name
         if path.exists():
             shutil.rmtree(path)
         config = qe.EdgeConfig(
-            vectors={n: qe.EdgeVectorParams(size=s, distance=qe.Distance.Cosine) for n, s in spec.dense.items()},
-            sparse_vectors={n: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf) for n in spec.sparse} or None,
+            vectors={
+                n: qe.EdgeVectorParams(size=s, distance=qe.Distance.Cosine)
+                for n, s in spec.dense.items()
+            },
+            sparse_vectors={
+                n: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf) for n in spec.sparse
+            }
+            or None,
         )
         shard = qe.EdgeShard.create(str(path), config)
         indexes: list[tuple[str, Any]] = [
-            (f, qe.KeywordIndexParams(is_tenant=f == spec.tenant_field)) for f in spec.keyword_fields
+            (f, qe.KeywordIndexParams(is_tenant=f == spec.tenant_field))
+            for f in spec.keyword_fields
         ]
         indexes += [(f, qe.PayloadSchemaType.Integer) for f in spec.integer_fields]
         indexes += [(f, qe.PayloadSchemaType.Float) for f in spec.float_fields]
-        indexes += [(f, qe.TextIndexParams(tokenizer=qe.TokenizerType.Word, lowercase=True)) for f in spec.text_fields]
+        indexes += [
+            (f, qe.TextIndexParams(tokenizer=qe.TokenizerType.Word, lowercase=True))
+            for f in spec.text_fields
+        ]
         for field_name, schema in indexes:
             shard.update(qe.UpdateOperation.create_field_index(field_name, schema))
         shard.flush()
         # The marker is written last: a folder without it is debris from a crash, never served.
-        (path / ".recteam").write_text(json.dumps({"dense": spec.dense, "sparse": list(spec.sparse)}))
+        (path / ".recteam").write_text(
+            json.dumps({"dense": spec.dense, "sparse": list(spec.sparse)})
+        )
         self._shards[name] = shard
 
     def drop_collection(self, name: str) -> None:
@@ -175,7 +191,7 @@ class EdgeBackend(VectorBackend):
         for p in points:
             vector: dict[str, Any] = {n: v.tolist() for n, v in p.dense.items()}
             vector.update({n: qe.SparseVector(s.indices, s.values) for n, s in p.sparse.items()})
-            edge_points.append(qe.Point(uuid.UUID(p.id), vector, p.payload))  # type: ignore[arg-type]
+            edge_points.append(qe.Point(uuid.UUID(p.id), vector, p.payload))
         self._shard(name).update(qe.UpdateOperation.upsert_points(edge_points))
 
     def delete(self, name: str, where: Where) -> None:
@@ -183,7 +199,9 @@ class EdgeBackend(VectorBackend):
         assert flt is not None, "refusing to delete with an empty filter"
         self._shard(name).update(qe.UpdateOperation.delete_points_by_filter(flt))
 
-    def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False) -> list[PointData]:
+    def retrieve(
+        self, name: str, ids: Sequence[str], with_vectors: bool = False
+    ) -> list[PointData]:
         if not ids:
             return []
         records = self._shard(name).retrieve([uuid.UUID(i) for i in ids], True, with_vectors)
@@ -228,12 +246,22 @@ class EdgeBackend(VectorBackend):
                 filter=flt,
                 with_payload=True,
             )
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in self._shard(name).query(request)]
+        return [
+            Hit(str(p.id), float(p.score), dict(p.payload or {}))
+            for p in self._shard(name).query(request)
+        ]
 
-    def filter_only(self, name: str, where: Where, limit: int, order_by: str | None = None) -> list[Hit]:
+    def filter_only(
+        self, name: str, where: Where, limit: int, order_by: str | None = None
+    ) -> list[Hit]:
         scoring = qe.OrderBy(order_by, direction=qe.Direction.Desc) if order_by else None
-        request = qe.QueryRequest(limit=limit, query=scoring, filter=_filter(where), with_payload=True)
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in self._shard(name).query(request)]
+        request = qe.QueryRequest(
+            limit=limit, query=scoring, filter=_filter(where), with_payload=True
+        )
+        return [
+            Hit(str(p.id), float(p.score), dict(p.payload or {}))
+            for p in self._shard(name).query(request)
+        ]
 
     def flush(self) -> None:
         for shard in self._shards.values():

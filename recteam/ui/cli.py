@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -106,7 +107,9 @@ def ensure_catalog(store: MemoryStore) -> None:
 def _root(
     config: Annotated[
         Optional[Path],  # noqa: UP045 - typer needs Optional on 3.11
-        typer.Option("--config", "-c", help="Settings file (default: ./recteam.toml, or $RECTEAM_CONFIG)."),
+        typer.Option(
+            "--config", "-c", help="Settings file (default: ./recteam.toml, or $RECTEAM_CONFIG)."
+        ),
     ] = None,
 ) -> None:
     state.config = config
@@ -114,9 +117,15 @@ def _root(
 
 @app.command()
 def ingest(
-    path: Annotated[Path, typer.Argument(help="A .csv, .jsonl or .json file (optionally .gz), or a folder of them.")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="A .csv, .jsonl or .json file (optionally .gz), or a folder of them."),
+    ],
     replace: Annotated[
-        bool, typer.Option("--replace", help="Make the catalog exactly this file's items instead of adding them.")
+        bool,
+        typer.Option(
+            "--replace", help="Make the catalog exactly this file's items instead of adding them."
+        ),
     ] = False,
 ) -> None:
     """Add films to the catalog from CSV, JSON lines or wikipedia-movies JSON.
@@ -145,15 +154,27 @@ def _results_table(results: list[SearchResult]) -> Table:
     table.add_column("Score", justify="right", style="dim")
     for i, r in enumerate(results, start=1):
         table.add_row(
-            str(i), r.item.title, str(r.item.year or ""), ", ".join(r.item.genres),
-            ", ".join(r.item.cast[:3]), f"{r.score:.3f}",
+            str(i),
+            r.item.title,
+            str(r.item.year or ""),
+            ", ".join(r.item.genres),
+            ", ".join(r.item.cast[:3]),
+            f"{r.score:.3f}",
         )
     return table
 
 
 def _result_json(r: SearchResult) -> str:
     it = r.item
-    return json.dumps({"id": it.id, "title": it.title, "year": it.year, "genres": it.genres, "score": round(r.score, 6)})
+    return json.dumps(
+        {
+            "id": it.id,
+            "title": it.title,
+            "year": it.year,
+            "genres": it.genres,
+            "score": round(r.score, 6),
+        }
+    )
 
 
 def _run_search(request: SearchRequest, as_json: bool) -> None:
@@ -169,17 +190,46 @@ def _run_search(request: SearchRequest, as_json: bool) -> None:
 
 @app.command()
 def search(
-    query: Annotated[Optional[str], typer.Argument(help="What you are looking for, in your words.")] = None,  # noqa: UP045
-    genre: Annotated[list[str], typer.Option("--genre", "-g", help="Required genre (repeatable; all must match).")] = [],  # noqa: B006
-    not_genre: Annotated[list[str], typer.Option("--not-genre", help="Genre to leave out (repeatable).")] = [],  # noqa: B006
-    person: Annotated[list[str], typer.Option("--person", "-p", help="Cast member who must appear (repeatable).")] = [],  # noqa: B006
-    year_min: Annotated[Optional[int], typer.Option("--year-min", help="Earliest release year.")] = None,  # noqa: UP045
-    year_max: Annotated[Optional[int], typer.Option("--year-max", help="Latest release year.")] = None,  # noqa: UP045
-    like: Annotated[list[str], typer.Option("--like", "-l", help="A title you like: similar films rank higher (repeatable; 'Title (1999)' picks a year).")] = [],  # noqa: B006, E501
-    exclude: Annotated[list[str], typer.Option("--exclude", "-x", help="A title never to return (repeatable).")] = [],  # noqa: B006
-    k: Annotated[int, typer.Option("-k", "--limit", min=1, max=1000, help="How many results.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per result: id, title, year, genres, score.")] = False,  # noqa: E501
-    interactive: Annotated[bool, typer.Option("--interactive", "-i", help="Keep asking for searches at a prompt.")] = False,  # noqa: E501
+    query: Annotated[
+        str | None, typer.Argument(help="What you are looking for, in your words.")
+    ] = None,
+    genre: Annotated[
+        list[str],
+        typer.Option("--genre", "-g", help="Required genre (repeatable; all must match)."),
+    ] = [],  # noqa: B006
+    not_genre: Annotated[
+        list[str], typer.Option("--not-genre", help="Genre to leave out (repeatable).")
+    ] = [],  # noqa: B006
+    person: Annotated[
+        list[str], typer.Option("--person", "-p", help="Cast member who must appear (repeatable).")
+    ] = [],  # noqa: B006
+    year_min: Annotated[
+        int | None, typer.Option("--year-min", help="Earliest release year.")
+    ] = None,
+    year_max: Annotated[
+        int | None, typer.Option("--year-max", help="Latest release year.")
+    ] = None,
+    like: Annotated[
+        list[str],
+        typer.Option(
+            "--like",
+            "-l",
+            help="A title you like: similar films rank higher (repeatable; 'Title (1999)' picks a year).",
+        ),
+    ] = [],  # noqa: B006
+    exclude: Annotated[
+        list[str], typer.Option("--exclude", "-x", help="A title never to return (repeatable).")
+    ] = [],  # noqa: B006
+    k: Annotated[
+        int, typer.Option("-k", "--limit", min=1, max=1000, help="How many results.")
+    ] = 10,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="One JSON object per result: id, title, year, genres, score."),
+    ] = False,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", "-i", help="Keep asking for searches at a prompt.")
+    ] = False,
 ) -> None:
     """Hybrid search of the catalog: meaning (dense) + words (BM25) + films like the ones you name,
     fused by reciprocal rank, with genres, years, people and exclusions as hard filters.
@@ -189,8 +239,15 @@ def search(
     if year_min is not None and year_max is not None and year_min > year_max:
         raise RecteamError(f"--year-min {year_min} is after --year-max {year_max}")
     request = SearchRequest(
-        query=query or "", genres=genre, exclude_genres=not_genre, people=person, year_min=year_min,
-        year_max=year_max, like=like, exclude=exclude, limit=k,
+        query=query or "",
+        genres=genre,
+        exclude_genres=not_genre,
+        people=person,
+        year_min=year_min,
+        year_max=year_max,
+        like=like,
+        exclude=exclude,
+        limit=k,
     )
     store = get_store()
     ensure_catalog(store)
@@ -225,11 +282,13 @@ def _interactive(store: MemoryStore) -> None:
         if words > 1:
             args = [" ".join(args[:words]), *args[words:]]
         try:
-            command.main(["search", *args], standalone_mode=False)  # type: ignore[attr-defined]
+            command.main(["search", *args], standalone_mode=False)
         except RecteamError as exc:
             err_console.print(f"[red]error:[/] {exc}")
-        except Exception as exc:  # click usage errors: print and keep the prompt
-            err_console.print(f"[red]error:[/] {getattr(exc, 'format_message', lambda: str(exc))()}")
+        except click.ClickException as exc:  # usage errors: print them and keep the prompt
+            err_console.print(f"[red]error:[/] {exc.format_message()}")
+        except click.exceptions.Exit:  # --help inside the prompt
+            pass
 
 
 @app.command()
