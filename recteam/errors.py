@@ -6,6 +6,8 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "IngestError",
+    "InputError",
+    "ModelUnavailableError",
     "NotFoundError",
     "RecteamError",
     "StoreBusyError",
@@ -31,6 +33,14 @@ class StoreBusyError(StoreUnavailableError):
 
 class IngestError(RecteamError):
     """An input file cannot be ingested at all (individual bad rows are skipped, not raised)."""
+
+
+class ModelUnavailableError(RecteamError):
+    """No configured LLM answered: the model, its retries and its fallbacks all failed."""
+
+
+class InputError(RecteamError):
+    """A message, user name or file from the person is unusable as given."""
 
 
 class NotFoundError(RecteamError):

@@ -48,6 +48,7 @@ class SearchRequest:
     year_max: int | None = None
     like: list[str] = field(default_factory=list)  # titles; their neighbours rank higher
     like_ids: list[str] = field(default_factory=list)
+    dislike_ids: list[str] = field(default_factory=list)  # their neighbours rank lower
     exclude: list[str] = field(default_factory=list)  # titles never returned
     exclude_ids: list[str] = field(default_factory=list)
     limit: int | None = None
@@ -221,10 +222,11 @@ class ItemCatalog:
         name = self._live()
         limit = request.limit or self.settings.limit
         liked = [self.resolve_title(t) for t in request.like] + self.get(request.like_ids)
+        disliked = [point_id(i) for i in request.dislike_ids]
         excluded = [self.resolve_title(t).point_id for t in request.exclude]
-        # Liked items are the reference, not an answer: they are excluded from the results too.
+        # Liked and disliked items are references, not answers: they are excluded from results.
         where = self.constraints(
-            request, exclude_point_ids=excluded + [it.point_id for it in liked]
+            request, exclude_point_ids=excluded + disliked + [it.point_id for it in liked]
         )
 
         retrievers: list[Retriever] = []
@@ -237,8 +239,13 @@ class ItemCatalog:
         if liked:
             points = self.backend.retrieve(name, [it.point_id for it in liked], with_vectors=True)
             examples = tuple(p.dense[DENSE] for p in points if DENSE in p.dense)
+            negatives = tuple(
+                p.dense[DENSE]
+                for p in self.backend.retrieve(name, disliked, with_vectors=True)
+                if DENSE in p.dense
+            )
             if examples:
-                retrievers.append(Retriever("recommend", DENSE, positives=examples))
+                retrievers.append(Retriever("recommend", DENSE, positives=examples, negatives=negatives))
                 # The liked items' own texts find items sharing their cast and genres by term.
                 terms = self.sparse.query(" ".join(it.sparse_text() for it in liked)[:2000])
                 if terms and not request.query.strip():

@@ -11,7 +11,7 @@ import difflib
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
@@ -21,8 +21,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from recteam.agents.settings import TeamSettings
 from recteam.errors import ConfigError
 from recteam.memory.settings import EmbeddingSettings, MemorySettings, SearchSettings
+from recteam.orchestration.llm_settings import LLMSettings
 
 __all__ = ["CatalogSettings", "Settings", "load_settings"]
 
@@ -56,6 +58,8 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    team: TeamSettings = Field(default_factory=TeamSettings)
 
     _toml_file: Path | None = None
 
@@ -81,6 +85,13 @@ def _known_paths(model: type[BaseModel], prefix: str = "") -> set[str]:
         ann = info.annotation
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             paths |= _known_paths(ann, f"{prefix}{name}.")
+        elif get_origin(ann) is dict:
+            # dict[Literal[...], Model] (per-agent overrides): every key is a known path.
+            key_type, value_type = get_args(ann)
+            for key in get_args(key_type) if get_origin(key_type) is Literal else ():
+                paths.add(f"{prefix}{name}.{key}")
+                if isinstance(value_type, type) and issubclass(value_type, BaseModel):
+                    paths |= _known_paths(value_type, f"{prefix}{name}.{key}.")
     return paths
 
 
