@@ -10,6 +10,8 @@ from recteam.memory.ingest import ingest_path
 from recteam.memory.settings import EmbeddingSettings, MemorySettings
 from recteam.memory.store import MemoryStore, open_store
 
+pytest_plugins = ["tests.llm_stub"]  # the local OpenAI-compatible server, for every test file
+
 FIXTURES = Path(__file__).parent / "fixtures"
 FILMS = FIXTURES / "films.jsonl"
 

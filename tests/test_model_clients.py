@@ -31,7 +31,6 @@ from recteam.orchestration.model_clients import (
 if TYPE_CHECKING:  # imported by pytest_plugins, so that pytest rewrites its asserts
     from tests.llm_stub import LLMStub
 
-pytest_plugins = ["tests.llm_stub"]
 # litellm's streaming types trip a pydantic warning on first use; it is litellm's to fix.
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Item .* is using the `ReadOnly` qualifier:UserWarning"

@@ -12,10 +12,12 @@ __all__ = [
     "ROLES",
     "Act",
     "Candidate",
+    "CandidateBus",
     "Critique",
     "CritiqueIssue",
     "DialogueTurn",
     "HardConstraints",
+    "ItemAnalyses",
     "ItemAnalysis",
     "ItemRef",
     "Plan",
@@ -26,7 +28,14 @@ __all__ = [
 ]
 
 Role = Literal["manager", "user_analyst", "item_analyst", "searcher", "reflector", "responder"]
-ROLES: tuple[Role, ...] = ("manager", "user_analyst", "item_analyst", "searcher", "reflector", "responder")
+ROLES: tuple[Role, ...] = (
+    "manager",
+    "user_analyst",
+    "item_analyst",
+    "searcher",
+    "reflector",
+    "responder",
+)
 Act = Literal["ASK", "RECOMMEND", "ANSWER", "CHAT"]
 
 
@@ -61,7 +70,9 @@ class HardConstraints(_Payload):
     genres: list[str] = Field(default_factory=list, description="every one required")
     exclude_genres: list[str] = Field(default_factory=list)
     people: list[str] = Field(default_factory=list, description="each must be in the cast")
-    exclude_items: list[ItemRef] = Field(default_factory=list, description="seen or ruled out by the user")
+    exclude_items: list[ItemRef] = Field(
+        default_factory=list, description="seen or ruled out by the user"
+    )
 
 
 class PreferenceProfile(_Payload):
@@ -73,7 +84,9 @@ class PreferenceProfile(_Payload):
     liked_people: list[str] = Field(default_factory=list)
     disliked_people: list[str] = Field(default_factory=list)
     liked_genres: list[str] = Field(default_factory=list, description="soft: rank higher")
-    wants: list[str] = Field(default_factory=list, description="facets in the user's words: 'lighter', 'slow burn'")
+    wants: list[str] = Field(
+        default_factory=list, description="facets in the user's words: 'lighter', 'slow burn'"
+    )
     avoids: list[str] = Field(default_factory=list, description="facets to steer away from: 'gore'")
     constraints: HardConstraints = Field(default_factory=HardConstraints)
     updated_at: float = Field(default_factory=time.time)
@@ -82,7 +95,12 @@ class PreferenceProfile(_Payload):
         """Enough to recommend: one liked item, or a genre / wish / constraint to search by."""
         c = self.constraints
         return bool(
-            self.likes or self.liked_genres or self.wants or c.genres or self.liked_people or c.people
+            self.likes
+            or self.liked_genres
+            or self.wants
+            or c.genres
+            or self.liked_people
+            or c.people
         )
 
 
@@ -103,11 +121,21 @@ class ItemAnalysis(_Payload):
     fit: float = Field(ge=0.0, le=1.0)
     pros: list[str] = Field(default_factory=list)
     cons: list[str] = Field(default_factory=list)
-    facts: list[str] = Field(default_factory=list, description="catalog facts the judgement rests on")
+    facts: list[str] = Field(
+        default_factory=list, description="catalog facts the judgement rests on"
+    )
 
 
 class CritiqueIssue(_Payload):
-    kind: Literal["constraint", "disliked", "seen", "already_recommended", "not_in_catalog", "diversity", "format"]
+    kind: Literal[
+        "constraint",
+        "disliked",
+        "seen",
+        "already_recommended",
+        "not_in_catalog",
+        "diversity",
+        "format",
+    ]
     item_id: str | None = None
     detail: str
 
@@ -140,3 +168,18 @@ class Reply(_Payload):
     act: Act
     text: str
     items: list[RecommendedItem] = Field(default_factory=list)
+
+
+class CandidateBus(_Payload):
+    """The searcher's output: the shared candidate list for this turn."""
+
+    candidates: list[Candidate] = Field(default_factory=list)
+
+
+class ItemAnalyses(_Payload):
+    """The item analyst's output: a judgement per candidate and the draft it picks from them."""
+
+    analyses: list[ItemAnalysis] = Field(default_factory=list)
+    draft: list[str] = Field(
+        default_factory=list, description="ids of the picked candidates, best first"
+    )

@@ -11,9 +11,18 @@ class TeamSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     picks: int = Field(default=3, ge=1, le=10, description="Items in one recommendation.")
-    candidates: int = Field(default=20, ge=3, le=200, description="Items the searcher puts on the candidate bus.")
-    max_revise_rounds: int = Field(
-        default=2, ge=0, le=5, description="Times the reflector may send a draft back before it must approve."
+    candidates: int = Field(
+        default=20, ge=3, le=200, description="Items the searcher puts on the candidate bus."
     )
-    lessons: int = Field(default=5, ge=0, le=50, description="Recent reflective lessons the manager reads.")
-    history_turns: int = Field(default=8, ge=0, le=100, description="Dialogue turns shown to LLM roles.")
+    max_revise_rounds: int = Field(
+        default=2,
+        ge=0,
+        le=5,
+        description="Times the reflector may send a draft back before it must approve.",
+    )
+    lessons: int = Field(
+        default=5, ge=0, le=50, description="Recent reflective lessons the manager reads."
+    )
+    history_turns: int = Field(
+        default=8, ge=0, le=100, description="Dialogue turns shown to LLM roles."
+    )

@@ -245,7 +245,9 @@ class ItemCatalog:
                 if DENSE in p.dense
             )
             if examples:
-                retrievers.append(Retriever("recommend", DENSE, positives=examples, negatives=negatives))
+                retrievers.append(
+                    Retriever("recommend", DENSE, positives=examples, negatives=negatives)
+                )
                 # The liked items' own texts find items sharing their cast and genres by term.
                 terms = self.sparse.query(" ".join(it.sparse_text() for it in liked)[:2000])
                 if terms and not request.query.strip():

@@ -53,11 +53,22 @@ class UserMemory:
         if self.name not in backend.list_collections():
             backend.create_collection(self.name, spec)
 
-    def _where(self, user_id: str, kinds: tuple[str, ...] | list[str] = ()) -> Where:
+    def _where(
+        self, user_id: str, kinds: tuple[str, ...] | list[str] = (), session_id: str | None = None
+    ) -> Where:
         must: tuple = (Match("user_id", (user_id,)),)
         if kinds:
             must += (Match("kind", tuple(kinds)),)
+        if session_id is not None:
+            must += (Match("session_id", (session_id,)),)
         return Where(must=must)
+
+    def get(self, user_id: str, record_id: str) -> MemoryRecord | None:
+        """One record by id, only if it belongs to `user_id`."""
+        points = self.backend.retrieve(self.name, [record_id])
+        if not points or points[0].payload.get("user_id") != user_id:
+            return None
+        return MemoryRecord.model_validate({**points[0].payload, "id": points[0].id})
 
     def add(self, record: MemoryRecord) -> MemoryRecord:
         vector = self.embedder.embed([record.text or record.kind])[0]
@@ -85,12 +96,15 @@ class UserMemory:
         ]
 
     def list(
-        self, user_id: str, kinds: tuple[str, ...] = (), limit: int = 100
+        self,
+        user_id: str,
+        kinds: tuple[str, ...] = (),
+        limit: int = 100,
+        session_id: str | None = None,
     ) -> list[MemoryRecord]:
-        """The user's memories, newest first."""
-        hits = self.backend.filter_only(
-            self.name, self._where(user_id, kinds), limit=limit, order_by="created_at"
-        )
+        """The user's memories (of one session, if given), newest first."""
+        where = self._where(user_id, kinds, session_id)
+        hits = self.backend.filter_only(self.name, where, limit=limit, order_by="created_at")
         return [MemoryRecord.model_validate({**h.payload, "id": h.id}) for h in hits]
 
     def count(self, user_id: str) -> int:

@@ -206,9 +206,7 @@ def search(
     year_min: Annotated[
         int | None, typer.Option("--year-min", help="Earliest release year.")
     ] = None,
-    year_max: Annotated[
-        int | None, typer.Option("--year-max", help="Latest release year.")
-    ] = None,
+    year_max: Annotated[int | None, typer.Option("--year-max", help="Latest release year.")] = None,
     like: Annotated[
         list[str],
         typer.Option(
@@ -300,6 +298,9 @@ def info() -> None:
     console.print(f"backend:   {s.memory.backend} ({where})")
     console.print(f"embedder:  {store.embedder.name} ({store.embedder.dim} dimensions)")
     console.print(f"catalog:   {store.catalog.count():,} items")
+
+
+from recteam.ui import cli_chat  # noqa: E402, F401 - registers `chat` and `ask` on the app
 
 
 def main() -> None:

@@ -1,0 +1,119 @@
+"""Item analyst: judges the candidates against the profile in ONE batched step and picks the draft.
+
+Reads:  ctx.candidates (the bus), the profile, the liked items' facts from the catalog.
+Writes: ctx.analyses (fit, pros, cons, the facts behind them) and ctx.draft (ids, best first).
+Tools:  catalog.get (facts of liked items).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from autogen_core.models import ChatCompletionClient
+
+from recteam.agents.base import RoleSpec
+from recteam.agents.context import TurnContext
+from recteam.agents.llm import RoleModelError, structured_call
+from recteam.agents.messages import ItemAnalyses, ItemAnalysis
+from recteam.agents.scoring import analyse
+from recteam.agents.tracer import StepTrace
+from recteam.memory.items import normalize_key, title_key
+
+__all__ = ["ITEM_ANALYST", "pick_draft"]
+
+MAX_JUDGED = 12  # the batched LLM call judges the top of the bus; the rest keep offline scores
+
+
+def _franchise(title: str) -> str:
+    """'Alien', 'Aliens' and 'Alien 3' share a key; used to keep a draft from being one series."""
+    words = title_key(title).split()
+    return (words[0].rstrip("s") if words else "")[:8]
+
+
+def pick_draft(ctx: TurnContext) -> list[str]:
+    ranked = sorted(ctx.analyses.values(), key=lambda a: a.fit, reverse=True)
+    draft: list[str] = []
+    series: set[str] = set()
+    # A film titled like one the user named ('Heat' 1986 after 'Heat' 1995) reads as a mix-up.
+    named = ctx.profile.likes + ctx.profile.dislikes if ctx.profile else []
+    titles = {title_key(i.title) for i in named}
+    for a in ranked:
+        c = ctx.candidate(a.item_id)
+        if c is None or a.item_id in ctx.rejected_this_turn or title_key(c.item.title) in titles:
+            continue
+        key = _franchise(c.item.title)
+        if key in series:
+            continue
+        draft.append(a.item_id)
+        series.add(key)
+        if len(draft) == ctx.settings.picks:
+            break
+    return draft
+
+
+async def _liked_facts(ctx: TurnContext, step: StepTrace) -> tuple[dict[str, int], set[str]]:
+    assert ctx.profile is not None
+    liked = await asyncio.to_thread(ctx.store.catalog.get, [i.id for i in ctx.profile.likes[-10:]])
+    if liked:
+        step.memory(
+            "read",
+            "items",
+            f"facts of {len(liked)} liked item(s): {', '.join(i.label for i in liked)}",
+        )
+    genres = Counter(normalize_key(g) for it in liked for g in it.genres)
+    cast = {normalize_key(p) for it in liked for p in it.cast[:6]}
+    cast |= {normalize_key(p) for p in ctx.profile.liked_people}
+    return dict(genres), cast
+
+
+async def offline(ctx: TurnContext, step: StepTrace) -> ItemAnalyses:
+    assert ctx.profile is not None
+    genres, cast = await _liked_facts(ctx, step)
+    ctx.analyses = {c.item.id: analyse(c, ctx.profile, genres, cast) for c in ctx.candidates}
+    ctx.draft = pick_draft(ctx)
+    step.thought(
+        f"Scored {len(ctx.analyses)} candidates from catalog facts; picked {len(ctx.draft)}."
+    )
+    return ItemAnalyses(analyses=list(ctx.analyses.values()), draft=ctx.draft)
+
+
+async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -> ItemAnalyses:
+    assert ctx.profile is not None
+    baseline = await offline(ctx, step)  # facts-based scores for every candidate, and the fallback
+    judged = ctx.candidates[:MAX_JUDGED]
+    if not judged:
+        return baseline
+    result = await structured_call(
+        client,
+        step,
+        "item_analyst",
+        ItemAnalyses,
+        profile=ctx.profile.model_dump(mode="json"),
+        candidates=[c.model_dump(mode="json") for c in judged],
+        message=ctx.message,
+        picks=ctx.settings.picks,
+    )
+    known = {c.item.id for c in judged}
+    unknown = [a.item_id for a in result.analyses if a.item_id not in known]
+    if unknown:
+        step.notice(
+            "repair", f"ignored judgements of items not on the bus: {', '.join(unknown[:5])}"
+        )
+    accepted: dict[str, ItemAnalysis] = {
+        a.item_id: a for a in result.analyses if a.item_id in known
+    }
+    if not accepted:
+        raise RoleModelError("no judgement named an item on the candidate bus")
+    ctx.analyses.update(accepted)
+    ctx.draft = pick_draft(ctx)
+    return ItemAnalyses(analyses=list(ctx.analyses.values()), draft=ctx.draft)
+
+
+ITEM_ANALYST = RoleSpec(
+    role="item_analyst",
+    description="Judges candidates against the user's profile and picks the draft.",
+    title=lambda ctx: f"judging {len(ctx.candidates)} candidates",
+    offline=offline,
+    llm=llm,
+)

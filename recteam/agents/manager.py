@@ -1,0 +1,148 @@
+"""Manager (planner): chooses this turn's act, ASK / RECOMMEND / ANSWER / CHAT, and the specialists.
+
+Reads:  the message, the profile as memory held it, the dialogue, reflective lessons (memory).
+Writes: ctx.plan (a typed Plan, never free text).
+Tools:  none.
+Runs concurrently with the user analyst: it reads the offline understanding of the message
+(cheap and deterministic) rather than waiting for the analyst's update.
+"""
+
+from __future__ import annotations
+
+import re
+
+from autogen_core.models import ChatCompletionClient
+
+from recteam.agents.base import RoleSpec
+from recteam.agents.context import TurnContext
+from recteam.agents.llm import RoleModelError, structured_call
+from recteam.agents.messages import Plan, PreferenceProfile, Role
+from recteam.agents.tracer import StepTrace
+
+__all__ = ["MANAGER", "specialists_for"]
+
+# Asking for suggestions outright is reason enough to recommend once anything is known.
+_REQUEST = re.compile(
+    r"\b(recommend|suggest|suggestions?|what should i watch|any ideas|give me|show me|find me|"
+    r"looking for|in the mood for|want to watch|something|anything|another|more like)\b",
+    re.IGNORECASE,
+)
+
+
+def specialists_for(act: str) -> list[Role]:
+    if act == "RECOMMEND":
+        return ["user_analyst", "searcher", "item_analyst", "reflector", "responder"]
+    return ["user_analyst", "responder"]
+
+
+def _missing_facet(profile: PreferenceProfile) -> str:
+    if not (profile.constraints.genres or profile.liked_genres or profile.wants):
+        return "genre" if not profile.likes else "era"
+    return "liked_item" if not profile.likes else "era"
+
+
+def _lesson_advice(ctx: TurnContext) -> str | None:
+    return str(ctx.lessons[0].data.get("advice")) if ctx.lessons else None
+
+
+async def offline(ctx: TurnContext, step: StepTrace) -> Plan:
+    assert ctx.profile_before is not None
+    u = ctx.understand()
+    after = u.to_profile_update(ctx.profile_before)
+    if ctx.lessons:
+        step.memory(
+            "read", "reflection", f"{len(ctx.lessons)} lesson(s); latest: {ctx.lessons[0].text}"
+        )
+    new_info = bool(
+        u.liked_items
+        or u.genres
+        or u.wants
+        or u.liked_people
+        or u.year_min
+        or u.year_max
+        or u.exclude_genres
+        or u.disliked_items
+    )
+    asked = bool(_REQUEST.search(ctx.message))
+    if u.asked_about is not None and not (u.liked_items or u.genres or u.wants):
+        plan = Plan(
+            act="ANSWER",
+            about_item=u.asked_about,
+            rationale=f"a question about {u.asked_about.label}",
+        )
+    elif u.smalltalk and not new_info:
+        plan = Plan(act="CHAT", rationale="small talk with nothing to act on")
+    elif u.rejects_last and not new_info:
+        plan = Plan(
+            act="ASK",
+            ask_about="alternative",
+            rationale="the last picks were turned down with no new direction",
+        )
+    elif u.accepts_last and not (asked or new_info):
+        plan = Plan(act="CHAT", rationale="the user is happy with the last picks")
+    elif after.known_enough() and (asked or new_info or not ctx.dialogue):
+        thin = (
+            len(after.likes)
+            + len(after.constraints.genres)
+            + len(after.wants)
+            + len(after.liked_genres)
+            < 2
+        )
+        if _lesson_advice(ctx) == "ask_first" and thin and not asked:
+            plan = Plan(
+                act="ASK",
+                ask_about=_missing_facet(after),
+                rationale="a lesson says: ask before recommending again",
+            )
+        else:
+            plan = Plan(act="RECOMMEND", rationale="enough is known to search")
+    else:
+        plan = Plan(
+            act="ASK",
+            ask_about=_missing_facet(after),
+            rationale="too little is known to recommend well",
+        )
+    plan.specialists = specialists_for(plan.act)
+    step.thought(plan.rationale)
+    ctx.plan = plan
+    return plan
+
+
+async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -> Plan:
+    assert ctx.profile_before is not None
+    u = ctx.understand()
+    if ctx.lessons:
+        step.memory(
+            "read", "reflection", f"{len(ctx.lessons)} lesson(s); latest: {ctx.lessons[0].text}"
+        )
+    mentioned = [i.model_dump() for i in [*u.liked_items, *u.disliked_items, *u.seen_items]]
+    if u.asked_about is not None:
+        mentioned.append(u.asked_about.model_dump())
+    plan = await structured_call(
+        client,
+        step,
+        "manager",
+        Plan,
+        message=ctx.message,
+        dialogue=[t.model_dump(mode="json") for t in ctx.dialogue[-ctx.settings.history_turns :]],
+        profile=ctx.profile_before.model_dump(mode="json"),
+        lessons=[r.text for r in ctx.lessons],
+        mentioned_items=mentioned,
+    )
+    if plan.act == "ANSWER":
+        # The item must be one the catalog knows; the model's guess is replaced by the linked one.
+        if u.asked_about is None:
+            raise RoleModelError("ANSWER about an item that is not in the catalog")
+        plan.about_item = u.asked_about
+    plan.specialists = specialists_for(plan.act)
+    ctx.plan = plan
+    return plan
+
+
+MANAGER = RoleSpec(
+    role="manager",
+    description="Chooses the act for this turn and the specialists to run.",
+    title=lambda ctx: "planning the turn",
+    offline=offline,
+    llm=llm,
+)

@@ -1,0 +1,354 @@
+"""Finds the films and people a message names, from the catalog's own titles and cast lists.
+
+Matching is on normalised word n-grams (items.normalize_key; titles by items.title_key, so "the
+matrix" and "Matrix" are one key), longest first, never overlapping. Whether an n-gram is meant as
+a title depends on its words (lexicon.toml):
+
+- DISTINCTIVE titles ("Jurassic Park", "It Follows", and one-word coinages outside the words
+  English text uses, lexicon.known_words: "Superbad", "Zootopia") link wherever they appear.
+- COMMON titles, one word or only everyday chat words ("Heat", "Frozen", "Home Alone"), link
+  with evidence: capitalised (past a sentence's first word), quoted, followed by their year
+  ("Heat (1995)", "Heat 1995", "Heat from 1995"), or a film cue right before ("loved heat",
+  "something like frozen", a clause starting "like arrival") while no content word follows, or
+  right after ("frozen was great").
+- PLAIN titles, only function words or film-chat vocabulary ("Scary Movie", "Date Night"), need
+  capitals, quotes or a year. A one-word PLAIN title ("Up", "Her", "It", "Action") or one that is
+  also a common first name ("Michael", "Leo") needs capitals and a cue together ("I loved Her"),
+  quotes or a year: "I loved it" names no film, and neither does a run-on "...great It was".
+- A one-word title followed by a content word in the same clause is an adjective or a name, not
+  a film ("American movies", "Bond films"), unless quoted or given its year.
+- Capitals inside a longer capitalised run are part of a title the catalog lacks ("The Imitation
+  Game" is not "The Game"); a title right after a linked one and "," / "and" / "or" counts as
+  cued ("I loved Alien, Aliens and Heat").
+
+Same-titled films: a year in the text picks the one within a year of it; else, the title's article
+as typed ("the heat" vs "heat"), then the most popular, then the most recent (resolve_title's rule).
+
+People: full cast names of two or more words, linked like DISTINCTIVE titles unless every word is
+an everyday word ("Will Power"), which then needs capitals. A bare surname ("Pacino") or a
+one-word stage name ("Cher") links when capitalised or after a people cue ("with pacino"), and
+only when one cast member holds most of the catalog's films under it (lexicon `surname_share`):
+"Cruise" is Tom Cruise, "Ford" is nobody.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Literal
+
+from recteam.agents.messages import ItemRef
+from recteam.agents.offline.catalog_index import Film, choose_film, index_items
+from recteam.agents.offline.lexicon import STANCES, Lexicon, known_words, load_lexicon
+from recteam.agents.offline.signals import (
+    capitalised_title,
+    capitals_informative,
+    inside_capitals,
+    list_starts,
+    name_capitalised,
+    quoted,
+    year_after,
+)
+from recteam.agents.offline.text import Token, tokenize
+from recteam.memory.items import CatalogItem
+
+__all__ = ["EntityLinker", "Mention", "Tier"]
+
+
+class Tier(IntEnum):
+    DISTINCTIVE = 0
+    COMMON = 1
+    PLAIN = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A film or person named in a text. `first`/`end` index tokenize(text) (end exclusive);
+    `start`/`stop` are character offsets, covering a leading "the" and a trailing "(1995)"."""
+
+    kind: Literal["title", "person"]
+    first: int
+    end: int
+    start: int
+    stop: int
+    text: str
+    evidence: Literal["distinctive", "year", "quoted", "capitalised", "cue", "name"]
+    item: ItemRef | None = None
+    person: str | None = None
+
+
+class EntityLinker:
+    """Built once per catalog (`from_items`); `link` is pure and cheap (dictionary walks)."""
+
+    def __init__(
+        self,
+        films: dict[str, list[Film]],
+        people: dict[str, str],
+        short_names: dict[str, str],
+        first_names: frozenset[str],
+        lexicon: Lexicon,
+        known: frozenset[str] = frozenset(),
+    ) -> None:
+        self._films = films
+        self._people = people  # full-name key -> display name
+        self._short_names = short_names  # surname or stage-name key -> display name
+        self._first_names = first_names  # "michael": a capital on it says a person, not a film
+        self._lexicon = lexicon
+        self._known = known
+        # Words that may follow a one-word title as its predicate: "is Alien scary?", "Heat rocks".
+        self._predicates = (
+            frozenset(
+                p[0]
+                for p, terms in lexicon.phrases.items()
+                if len(p) == 1 and any(t.kind in (*STANCES, "facet", "neg", "too") for t in terms)
+            )
+            | lexicon.function_words
+        )
+        self._tiers = {key: self._tier(key) for key in films}
+        self._name_needs_capitals = {key: self._tier(key) != Tier.DISTINCTIVE for key in people}
+        # Every key and every start of one: a walk along the text stops as soon as it leaves these.
+        self._reachable = {
+            " ".join(words[:n])
+            for key in (*films, *people)
+            if (words := key.split())
+            for n in range(1, len(words) + 1)
+        }
+        years = [f.year for fs in films.values() for f in fs if f.year]
+        self.latest_year: int | None = max(years) if years else None
+
+    @classmethod
+    def from_items(
+        cls,
+        items: Iterable[CatalogItem],
+        lexicon: Lexicon | None = None,
+        known: frozenset[str] | None = None,
+    ) -> EntityLinker:
+        """`known`: the words English text uses (default lexicon.known_words())."""
+        lex = lexicon or load_lexicon()
+        # The index is a few hundred thousand small objects and no cycles; the cyclic collector
+        # would rescan the growing heap again and again (a third of the build time).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            index = index_items(items, lex)
+            return cls(
+                index.films,
+                index.people,
+                index.short_names,
+                index.first_names,
+                lex,
+                known_words() if known is None else known,
+            )
+        finally:
+            if collecting:
+                gc.enable()
+
+    @property
+    def lexicon(self) -> Lexicon:
+        return self._lexicon
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(title keys, people keys) indexed."""
+        return len(self._films), len(self._people)
+
+    def _tier(self, key: str) -> Tier:
+        words = key.split()
+        plain, common = self._lexicon.plain_words, self._lexicon.common_words
+        if all(w in plain for w in words) or len(key) <= 2 or key in self._first_names:
+            return Tier.PLAIN
+        if len(words) == 1:
+            coined = (
+                len(key) >= 4 and key.isalpha() and key not in common and not self._is_word(key)
+            )
+            return Tier.DISTINCTIVE if coined else Tier.COMMON
+        if all(w in plain or w in common for w in words):
+            return Tier.COMMON
+        return Tier.DISTINCTIVE
+
+    def _is_word(self, word: str) -> bool:
+        """A known word, or an inflection of one the vocabulary lacks ("spoilers", "busting")."""
+        stems = {
+            word,
+            word[:-1],
+            word[:-2],
+            word[:-3],
+            word[:-2] + "e",
+            word[:-3] + "e",
+            word[:-1] + "e",
+        }
+        return bool(stems & self._known)
+
+    # linking ---------------------------------------------------------------------------------
+    def link(self, text: str) -> list[Mention]:
+        return self.link_tokens(text, tokenize(text))
+
+    def link_tokens(self, text: str, tokens: Sequence[Token]) -> list[Mention]:
+        """Mentions in `tokens` (= tokenize(text)), in text order. A second pass reads the titles
+        listed after a linked one as cued: "I loved Alien, Aliens and Heat"."""
+        capitals = capitals_informative(tokens)
+        mentions = self._link(text, tokens, capitals, frozenset())
+        for _ in range(3):
+            listed = list_starts(tokens, [m.end for m in mentions if m.kind == "title"])
+            if not listed:
+                break
+            again = self._link(text, tokens, capitals, listed)
+            if again == mentions:
+                break
+            mentions = again
+        return mentions
+
+    def _link(
+        self, text: str, tokens: Sequence[Token], capitals: bool, listed: frozenset[int]
+    ) -> list[Mention]:
+        found: list[tuple[tuple[int, int, int], Mention]] = []
+        for i in range(len(tokens)):
+            key, j = tokens[i].key, i + 1
+            while True:
+                for mention, rank in self._candidates(text, tokens, i, j, key, capitals, listed):
+                    found.append(((i - j, rank, i), mention))
+                if j >= len(tokens) or (longer := f"{key} {tokens[j].key}") not in self._reachable:
+                    break
+                key, j = longer, j + 1
+        taken: list[Mention] = []
+        for _, mention in sorted(found, key=lambda f: f[0]):
+            if all(mention.end <= m.first or mention.first >= m.end for m in taken):
+                taken.append(mention)
+        return sorted(taken, key=lambda m: m.first)
+
+    def _candidates(
+        self,
+        text: str,
+        tokens: Sequence[Token],
+        i: int,
+        j: int,
+        key: str,
+        capitals: bool,
+        listed: frozenset[int],
+    ) -> Iterable[tuple[Mention, int]]:
+        cued = self._cue_before(tokens, i, self._lexicon.people_cues_before)
+        if key in self._films and (title := self._title(text, tokens, i, j, key, capitals, listed)):
+            yield title, 1
+        person = self._people.get(key)
+        if person and (
+            not self._name_needs_capitals[key] or (capitals and name_capitalised(tokens[i:j]))
+        ):
+            yield _mention("person", text, tokens, i, j, "name", person=person), 0 if cued else 2
+        short = self._short_names.get(key) if j == i + 1 else None
+        if short and (cued or (capitals and tokens[i].capitalised)):
+            yield _mention("person", text, tokens, i, j, "name", person=short), 0 if cued else 2
+
+    def _title(
+        self,
+        text: str,
+        tokens: Sequence[Token],
+        i: int,
+        j: int,
+        key: str,
+        capitals: bool,
+        listed: frozenset[int],
+    ) -> Mention | None:
+        films = self._films[key]
+        first = i
+        if (
+            i > 0
+            and not tokens[i].clause_start
+            and any(f.article == tokens[i - 1].key for f in films)
+        ):
+            first = i - 1
+        article = tokens[first].key if first < i else ""
+        year, end = year_after(tokens, j)
+        film = choose_film(films, article, year)
+        if film is None:  # the year names a film we do not have; the words may still name one
+            year, end = None, j
+            film = choose_film(films, article, None)
+        assert film is not None
+        evidence = self._title_evidence(
+            text, tokens, first, i, j, end, key, capitals, year, first in listed
+        )
+        if evidence is None:
+            return None
+        return _mention("title", text, tokens, first, end, evidence, item=film.ref)
+
+    def _title_evidence(
+        self,
+        text: str,
+        tokens: Sequence[Token],
+        first: int,
+        i: int,
+        j: int,
+        end: int,
+        key: str,
+        capitals: bool,
+        year: int | None,
+        listed: bool,
+    ) -> Literal["distinctive", "year", "quoted", "capitalised", "cue"] | None:
+        tier = self._tiers[key]
+        if tier == Tier.DISTINCTIVE:
+            return "distinctive"
+        if year is not None:
+            return "year"
+        if quoted(text, tokens[first].start, tokens[j - 1].end):
+            return "quoted"
+        one_word = j == i + 1
+        # (A bracketed word is no continuation: "The Notebook (2013)" with a wrong year.)
+        followed = end < len(tokens) and not tokens[end].clause_start and "(" not in tokens[end].gap
+        if one_word and followed and tokens[end].key not in self._predicates:
+            return None  # "American movies", "Bond films", "Oscar winners", "Alien horror"
+        # A one-word title no one uses as a word ("Zootopia") may take a sentence's first capital.
+        rare = one_word and key not in self._lexicon.common_words and tier == Tier.COMMON
+        capitalised = (
+            capitals
+            and capitalised_title(tokens[i:j], sentence_start_counts=rare)
+            and not inside_capitals(tokens, i, j, self._lexicon.function_words)
+        )
+        cued = listed or self._cued_before(tokens, first, end)
+        if tier == Tier.PLAIN:
+            return "capitalised" if capitalised and (not one_word or cued) else None
+        if capitalised:
+            return "capitalised"
+        return "cue" if cued or self._cued_after(tokens, end) else None
+
+    def _cued_before(self, tokens: Sequence[Token], first: int, end: int) -> bool:
+        lex = self._lexicon
+        before = self._cue_before(tokens, first, lex.title_cues_before) or (
+            first > 0 and tokens[first - 1].key == "like" and tokens[first - 1].clause_start
+        )
+        # "I loved cats" names a film, "I loved cats as a kid" too, "I loved cats videos" not.
+        followed = end < len(tokens) and not tokens[end].clause_start
+        return before and not (followed and tokens[end].key not in lex.function_words)
+
+    def _cued_after(self, tokens: Sequence[Token], end: int) -> bool:
+        if end >= len(tokens) or tokens[end].clause_start:
+            return False
+        after = self._lexicon.title_cues_after
+        return any(tuple(t.key for t in tokens[end : end + n]) in after for n in range(2, 8))
+
+    def _cue_before(
+        self, tokens: Sequence[Token], first: int, cues: frozenset[tuple[str, ...]]
+    ) -> bool:
+        if first == 0 or tokens[first].clause_start:
+            return False
+        return any(
+            tuple(t.key for t in tokens[max(0, first - n) : first]) in cues for n in range(1, 5)
+        )
+
+
+def _mention(
+    kind: Literal["title", "person"],
+    text: str,
+    tokens: Sequence[Token],
+    first: int,
+    end: int,
+    evidence: Literal["distinctive", "year", "quoted", "capitalised", "cue", "name"],
+    item: ItemRef | None = None,
+    person: str | None = None,
+) -> Mention:
+    start, stop = tokens[first].start, tokens[end - 1].end
+    if stop < len(text) and text[stop] in ")]" and tokens[end - 1].gap.strip() in ("(", "["):
+        stop += 1  # the closing bracket of "(1995)"
+    return Mention(
+        kind, first, end, start, stop, text[start:stop], evidence, item=item, person=person
+    )

@@ -1,0 +1,251 @@
+"""What each clause says about its targets (items, people, genres, facets, years).
+
+A target takes the nearest stance cue before it in its clause ("I loved Alien and hated Aliens"),
+else the nearest after it ("Titanic was boring"); a cue after it wins when a copula joins them
+("great suggestion Titanic was awful", chat without stops). It is negated by a negation before
+that cue ("I didn't like Alien"), flipped again by one between the cue and itself ("I like
+everything except horror"); with no cue, by a negation before it ("no horror", "nothing with
+Tom Cruise"); "too"/"less" right before a facet always avoids it ("nothing too dark").
+A clause with no cue of its own continues a list ("I loved Alien, Aliens and Heat"), or, when it
+is a bare contrast ("but Aliens", ", not Aliens"), takes the opposite stance of the clause before
+for items and people ("I didn't like Alien but Aliens"). Genres and facets take no stance across
+a clause break: "like Arrival but lighter" wants lighter. A genre or facet with no stance after
+"<film> is/was" describes that film and is no wish ("that film was twisted").
+In a question, a film is asked about unless it is the reference of a "something like" wish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from recteam.agents.messages import ItemRef
+from recteam.agents.offline.clauses import Clause, Unit
+from recteam.agents.offline.lexicon import STANCES
+from recteam.agents.offline.years import YearBound
+
+__all__ = ["Findings", "Stance", "interpret"]
+
+_TARGETS = frozenset(
+    {"item", "person", "cast", "pron1", "pronN", "ordinal", "genre", "facet", "year"}
+)
+_REFERENCES = frozenset({"pron1", "pronN", "ordinal"})
+
+
+@dataclass(frozen=True)
+class Stance:
+    cue: str | None  # one of lexicon.STANCES, or None for no cue
+    negated: bool
+
+
+@dataclass
+class Findings:
+    """Ordered, de-duplicated lists; a later statement moves an entry from its opposite list."""
+
+    liked: list[ItemRef] = field(default_factory=list)
+    disliked: list[ItemRef] = field(default_factory=list)
+    seen: list[ItemRef] = field(default_factory=list)
+    excluded: list[ItemRef] = field(default_factory=list)
+    asked: list[ItemRef] = field(default_factory=list)
+    mentioned: list[ItemRef] = field(default_factory=list)
+    liked_people: list[str] = field(default_factory=list)
+    disliked_people: list[str] = field(default_factory=list)
+    required_people: list[str] = field(default_factory=list)
+    allowed_people: list[str] = field(default_factory=list)
+    people: list[str] = field(default_factory=list)
+    genres: list[str] = field(default_factory=list)
+    exclude_genres: list[str] = field(default_factory=list)
+    allowed_genres: list[str] = field(default_factory=list)
+    wants: list[str] = field(default_factory=list)
+    avoids: list[str] = field(default_factory=list)
+    allowed_facets: list[str] = field(default_factory=list)
+    years: list[YearBound] = field(default_factory=list)
+    # "recent" / "classic" as wished (True) or avoided (False), in text order.
+    vague_years: list[tuple[str, bool]] = field(default_factory=list)
+    targets: int = 0
+    negative_clause_without_target: bool = False
+
+
+def _put(value: object, into: list, *out_of: list) -> None:
+    for other in out_of:
+        while value in other:
+            other.remove(value)
+    if value not in into:
+        into.append(value)
+
+
+def interpret(clauses: Sequence[Clause], last_recommended: Sequence[ItemRef]) -> Findings:
+    found = Findings()
+    earlier_items: list[ItemRef] = []
+    previous: Stance | None = None
+    for clause in clauses:
+        own = [u for u in clause.units if u.kind in STANCES]
+        about_item = clause.question and clause.has("item", "pron1", "pronN", "ordinal")
+        before = previous if clause.joiner in ("comma", "contrast") else None
+        targets = [u for u in clause.units if u.kind in _TARGETS]
+        if not targets and (clause.has("neg") or any(u.kind == "dislike" for u in own)):
+            found.negative_clause_without_target = True
+        state = Stance(own[-1].kind, clause.has("neg")) if own else None
+        for target in targets:
+            stance = _inherited(clause, _stance(clause, target, own), own, before, target)
+            state = stance
+            if target.kind == "item" or target.kind in _REFERENCES:
+                if target.kind in _REFERENCES and not (
+                    stance.cue or stance.negated or clause.question
+                ):
+                    continue  # "I'm up for it": a pronoun with nothing said about it
+                refs = _resolve(target, earlier_items, last_recommended)
+                for ref in refs:
+                    _item(found, ref, stance, clause.question)
+                if target.kind == "item":
+                    earlier_items.extend(refs)
+            elif target.kind in ("person", "cast"):
+                _person(found, target, stance, clause.question)
+            elif not about_item:
+                _quality(found, clause, target, stance)
+            found.targets += 1
+        previous = state
+    return found
+
+
+def _stance(clause: Clause, target: Unit, own: list[Unit]) -> Stance:
+    negs = [u.first for u in clause.units if u.kind == "neg"]
+    before = [u for u in own if u.first < target.first]
+    after = [u for u in own if u.first > target.first]
+    floor = before[-1].first if before else -1
+    if after and (not before or _predicate(clause, target, after[0])):
+        # "Titanic was boring", "...great suggestion. It Comes at Night was awful" (run together)
+        return Stance(after[0].kind, any(floor < n < after[0].first for n in negs))
+    if before:
+        cue = before[-1]
+        floor = before[-2].first if len(before) > 1 else -1
+        negated = any(floor < n < cue.first for n in negs) != any(
+            cue.first < n < target.first for n in negs
+        )
+        return Stance(cue.kind, negated)
+    return Stance(None, any(n < target.first for n in negs))
+
+
+def _predicate(clause: Clause, target: Unit, cue: Unit) -> bool:
+    """The cue is said of the target: a copula between them and no other film or person."""
+    between = [u for u in clause.units if target.end <= u.first < cue.first]
+    return any(u.kind == "copula" for u in between) and not any(
+        u.kind in ("item", "person", "cast") for u in between
+    )
+
+
+def _inherited(
+    clause: Clause, stance: Stance, own: list[Unit], previous: Stance | None, target: Unit
+) -> Stance:
+    """The stance a clause without a cue of its own takes from the clause before it."""
+    if own or previous is None or (previous.cue is None and not previous.negated):
+        return stance
+    if clause.listed:
+        return Stance(previous.cue, previous.negated or stance.negated)
+    # "I loved Alien, not Aliens": a clause that opens with its negation contrasts like "but".
+    opens_negated = (
+        bool(clause.units)
+        and clause.units[0].kind == "neg"
+        and clause.units[0].first == clause.start
+    )
+    contrast = clause.joiner == "contrast" or (clause.joiner == "comma" and opens_negated)
+    # Only a bare contrast flips: "but (not) Aliens", not "but haven't heard of The Gift".
+    bare = clause.stop - clause.start - (target.end - target.first) <= 3
+    if contrast and bare and target.kind in ("item", "person", "cast", "pron1", "pronN", "ordinal"):
+        return Stance(previous.cue, not previous.negated) if previous.cue else stance
+    return stance
+
+
+def _resolve(target: Unit, earlier: list[ItemRef], last: Sequence[ItemRef]) -> list[ItemRef]:
+    if target.kind == "item":
+        return [target.value]
+    if target.kind == "ordinal":
+        index: int = target.value
+        return [last[index]] if -len(last) <= index < len(last) else []
+    if target.kind == "pron1":  # the item named just before, else the (first) recommendation
+        return earlier[-1:] or list(last[:1])
+    return list(last) or earlier[-2:]
+
+
+def _item(found: Findings, ref: ItemRef, stance: Stance, question: bool) -> None:
+    _put(ref, found.mentioned)
+    cue, negated = stance.cue, stance.negated
+    if question and cue not in ("similar", "seen", "unseen", "ask_seen") and not negated:
+        _put(ref, found.asked)
+    elif cue in ("like", "similar"):
+        _put(ref, *((found.disliked, found.liked) if negated else (found.liked, found.disliked)))
+    elif cue == "dislike":
+        _put(ref, *((found.liked, found.disliked) if negated else (found.disliked, found.liked)))
+    elif cue == "seen" and not negated:
+        _put(ref, found.seen)
+    elif cue in (None, "want", "ok") and negated:
+        _put(ref, found.excluded)
+
+
+def _person(found: Findings, target: Unit, stance: Stance, question: bool) -> None:
+    name: str = target.value
+    _put(name, found.people)
+    if question:
+        return
+    cue, negated = stance.cue, stance.negated
+    positive = (cue in ("like", "similar") and not negated) or (cue == "dislike" and negated)
+    negative = (cue in ("like", "similar") and negated) or (cue == "dislike" and not negated)
+    if cue in (None, "want", "ok", "seen") and negated:
+        negative = True
+    elif cue in (None, "want") and target.kind == "cast":
+        positive = True
+        _put(name, found.required_people)
+    elif cue == "want":
+        positive = True
+    if positive:
+        _put(name, found.liked_people, found.disliked_people)
+    elif negative:
+        _put(name, found.disliked_people, found.liked_people, found.required_people)
+    elif cue == "ok":
+        _put(name, found.allowed_people, found.disliked_people)
+
+
+def _quality(found: Findings, clause: Clause, target: Unit, stance: Stance) -> None:
+    """Genres, facets and years: wished, avoided, or allowed."""
+    if target.kind == "year":
+        found.years.append(target.value)
+        return
+    too = any(u.kind == "too" and 0 <= target.first - u.end <= 1 for u in clause.units)
+    cue, negated = stance.cue, stance.negated
+    if cue is None and not negated and not too and _describes_a_film(clause, target):
+        return
+    if cue in ("seen", "unseen", "ask_seen"):
+        cue = None
+    if (
+        too
+        or (cue in (None, "like", "similar", "want") and negated)
+        or (cue == "dislike" and not negated)
+    ):
+        verdict = "avoid"
+    elif cue == "ok" or (cue == "dislike" and negated):
+        verdict = "allow"
+    else:
+        verdict = "want"
+    value: str = target.value
+    if target.kind == "genre":
+        lists = {
+            "want": (found.genres, found.exclude_genres),
+            "avoid": (found.exclude_genres, found.genres),
+        }
+        _put(value, *lists.get(verdict, (found.allowed_genres, found.exclude_genres)))
+        return
+    lists = {"want": (found.wants, found.avoids), "avoid": (found.avoids, found.wants)}
+    _put(value, *lists.get(verdict, (found.allowed_facets, found.avoids)))
+    # "recent" / "classic" bound the years too, unless they describe a film ("Heat is a classic").
+    if value in ("recent", "classic") and verdict != "allow" and not clause.has("item"):
+        found.vague_years.append((value, verdict == "want"))
+
+
+def _describes_a_film(clause: Clause, target: Unit) -> bool:
+    """'That film was twisted', 'Arrival is sci-fi': a film, then a copula, then the target."""
+    films = [
+        u.first for u in clause.units if u.kind in ("item", *_REFERENCES) and u.first < target.first
+    ]
+    return bool(films) and any(
+        films[0] < u.first < target.first for u in clause.units if u.kind == "copula"
+    )

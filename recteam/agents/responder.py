@@ -1,0 +1,167 @@
+"""Responder: the only role that writes prose for the user.
+
+Reads:  the plan (act), the approved draft and its analyses, the profile, the message.
+Writes: ctx.reply (text, and for RECOMMEND the items with a reason grounded in catalog facts and
+        in the profile). It names only items on the candidate bus: an LLM reply naming anything
+        else is repaired or replaced by the offline reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from autogen_core.models import ChatCompletionClient
+
+from recteam.agents.base import RoleSpec
+from recteam.agents.context import TurnContext
+from recteam.agents.llm import RoleModelError, structured_call
+from recteam.agents.messages import RecommendedItem, Reply
+from recteam.agents.tracer import StepTrace
+
+__all__ = ["RESPONDER"]
+
+_QUESTIONS = {
+    "genre": "What are you in the mood for: a genre, a feeling (light, dark, mind-bending), or a film you loved lately?",
+    "liked_item": "Is there a film you loved that I can use as a starting point?",
+    "era": "Any preference on era: recent releases, or older classics?",
+    "alternative": "Those weren't right. What put you off: the genre, the era, or something else? Name a film you did enjoy and I'll steer from there.",
+}
+
+
+def _reason(ctx: TurnContext, item_id: str) -> str:
+    a = ctx.analyses.get(item_id)
+    c = ctx.candidate(item_id)
+    if a and a.pros:
+        reason = "; ".join(a.pros[:2])
+    elif c:
+        reason = (
+            f"a {', '.join(g.lower() for g in c.genres[:2]) or 'film'} close to what you described"
+        )
+    else:
+        reason = "close to what you described"
+    return reason[0].upper() + reason[1:] + "."
+
+
+def _items(ctx: TurnContext) -> list[RecommendedItem]:
+    out = []
+    for item_id in ctx.draft:
+        c = ctx.candidate(item_id)
+        if c is not None:
+            out.append(
+                RecommendedItem(
+                    id=c.item.id,
+                    title=c.item.title,
+                    year=c.item.year,
+                    genres=c.genres,
+                    reason=_reason(ctx, item_id),
+                )
+            )
+    return out
+
+
+def _describe_constraints(ctx: TurnContext) -> str:
+    assert ctx.profile is not None
+    c = ctx.profile.constraints
+    parts = (
+        [f"{g}" for g in c.genres]
+        + [f"no {g}" for g in c.exclude_genres]
+        + [f"with {p}" for p in c.people]
+    )
+    if c.year_min or c.year_max:
+        parts.append(f"from {c.year_min or 'any year'} to {c.year_max or 'today'}")
+    return ", ".join(parts) or "what you asked for"
+
+
+async def _answer(ctx: TurnContext, step: StepTrace) -> str:
+    plan = ctx.plan
+    if plan is None or plan.about_item is None:
+        return "Which film would you like to know about?"
+    items = await asyncio.to_thread(ctx.store.catalog.get, [plan.about_item.id])
+    step.memory("read", "items", f"facts of {plan.about_item.label}")
+    if not items:
+        return f"I don't have {plan.about_item.label} in my catalog."
+    it = items[0]
+    text = f"{it.label} is a {', '.join(g.lower() for g in it.genres) or 'film'}"
+    text += f" starring {', '.join(it.cast[:4])}." if it.cast else "."
+    if it.description:
+        # Catalog text is shown as a quotation of the catalog, never acted upon.
+        text += f" From the catalog: “{it.description[:300].rsplit(' ', 1)[0]}…”"
+    return text
+
+
+async def offline(ctx: TurnContext, step: StepTrace) -> Reply:
+    plan = ctx.plan
+    act = plan.act if plan else "ASK"
+    if act == "RECOMMEND":
+        items = _items(ctx)
+        if not items:
+            text = f"I couldn't find a film in my catalog that fits all of this: {_describe_constraints(ctx)}. Could we loosen one of those?"
+            ctx.reply = Reply(act="ASK", text=text)
+            return ctx.reply
+        lines = [f"Here {'is a pick' if len(items) == 1 else f'are {len(items)} picks'} for you:"]
+        lines += [
+            f"- **{i.title}** ({i.year}), {', '.join(i.genres[:3]).lower()}: {i.reason}"
+            for i in items
+        ]
+        lines.append("Tell me what you think, or ask about any of them.")
+        ctx.reply = Reply(act="RECOMMEND", text="\n".join(lines), items=items)
+    elif act == "ANSWER":
+        ctx.reply = Reply(act="ANSWER", text=await _answer(ctx, step))
+    elif act == "CHAT":
+        text = (
+            "You're welcome, enjoy the film!"
+            if "thank" in ctx.message.lower()
+            else (
+                "Hi! Tell me about a film you loved, or what you're in the mood for, and I'll find something."
+            )
+        )
+        ctx.reply = Reply(act="CHAT", text=text)
+    else:
+        focus = plan.ask_about if plan and plan.ask_about in _QUESTIONS else "genre"
+        ctx.reply = Reply(act="ASK", text=_QUESTIONS[focus])
+    return ctx.reply
+
+
+async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -> Reply:
+    assert ctx.profile is not None and ctx.plan is not None
+    fallback = await offline(ctx, step)  # grounded items and reasons; the LLM only rewrites prose
+    facts = fallback.text if ctx.plan.act == "ANSWER" else ""
+    reply = await structured_call(
+        client,
+        step,
+        "responder",
+        Reply,
+        act=fallback.act,
+        message=ctx.message,
+        profile=ctx.profile.model_dump(mode="json"),
+        items=[i.model_dump(mode="json") for i in fallback.items],
+        analyses=[
+            ctx.analyses[i.id].model_dump(mode="json")
+            for i in fallback.items
+            if i.id in ctx.analyses
+        ],
+        ask_about=ctx.plan.ask_about or "",
+        facts=facts,
+        dialogue=[t.model_dump(mode="json") for t in ctx.dialogue[-ctx.settings.history_turns :]],
+    )
+    allowed = {i.id: i for i in fallback.items}
+    named = [i for i in reply.items if i.id in allowed]
+    if len(named) != len(reply.items):
+        raise RoleModelError("the reply named items that are not in the approved draft")
+    # Titles, years and genres come from the catalog, whatever the model wrote.
+    items = [
+        allowed[i.id].model_copy(update={"reason": i.reason or allowed[i.id].reason}) for i in named
+    ]
+    if fallback.act == "RECOMMEND" and not items:
+        items = fallback.items
+    ctx.reply = Reply(act=fallback.act, text=reply.text, items=items)
+    return ctx.reply
+
+
+RESPONDER = RoleSpec(
+    role="responder",
+    description="Writes the reply to the user.",
+    title=lambda ctx: f"writing the reply ({ctx.plan.act if ctx.plan else 'ASK'})",
+    offline=offline,
+    llm=llm,
+)

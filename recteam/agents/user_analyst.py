@@ -1,0 +1,162 @@
+"""User analyst: updates the PreferenceProfile from the message and memory, and writes it back.
+
+Reads:  the message, the profile as memory held it, what was last recommended.
+Writes: ctx.profile; memory: the profile (kind preference) and one feedback point per film the
+        user says they liked or disliked (kind feedback).
+Tools:  the entity linker and catalog title lookup (mentions -> catalog items).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from autogen_core.models import ChatCompletionClient
+from pydantic import BaseModel, Field
+
+from recteam.agents.base import RoleSpec
+from recteam.agents.context import TurnContext
+from recteam.agents.llm import structured_call
+from recteam.agents.messages import ItemRef, PreferenceProfile
+from recteam.agents.tracer import StepTrace
+from recteam.errors import NotFoundError
+from recteam.memory.user_memory import MemoryRecord
+
+__all__ = ["USER_ANALYST", "ProfileDelta", "profile_record_id", "save_profile"]
+
+_PROFILE_NS = uuid.UUID("0b6f3c52-88a1-4c7e-9d0e-4a8d2f1b7c33")
+
+
+def profile_record_id(user_id: str) -> str:
+    """One profile point per user, overwritten on each update."""
+    return str(uuid.uuid5(_PROFILE_NS, user_id))
+
+
+class ProfileDelta(BaseModel):
+    """What the LLM user analyst reports of one message; titles are linked to the catalog after."""
+
+    liked_titles: list[str] = Field(default_factory=list)
+    disliked_titles: list[str] = Field(default_factory=list)
+    seen_titles: list[str] = Field(default_factory=list)
+    liked_people: list[str] = Field(default_factory=list)
+    disliked_people: list[str] = Field(default_factory=list)
+    genres: list[str] = Field(default_factory=list)
+    exclude_genres: list[str] = Field(default_factory=list)
+    year_min: int | None = None
+    year_max: int | None = None
+    wants: list[str] = Field(default_factory=list)
+    avoids: list[str] = Field(default_factory=list)
+    rejects_last: bool = False
+
+
+def _summary(p: PreferenceProfile) -> str:
+    c = p.constraints
+    parts = []
+    if p.likes:
+        parts.append("likes " + ", ".join(i.label for i in p.likes[-5:]))
+    if p.dislikes:
+        parts.append("dislikes " + ", ".join(i.label for i in p.dislikes[-5:]))
+    if c.genres or p.liked_genres:
+        parts.append("wants " + ", ".join([*c.genres, *p.liked_genres]))
+    if c.exclude_genres:
+        parts.append("no " + ", ".join(c.exclude_genres))
+    if p.wants:
+        parts.append("in the mood for " + ", ".join(p.wants))
+    if c.year_min or c.year_max:
+        parts.append(f"years {c.year_min or '…'}-{c.year_max or '…'}")
+    return "; ".join(parts) or "nothing known yet"
+
+
+async def save_profile(
+    ctx: TurnContext, step: StepTrace, before: PreferenceProfile, after: PreferenceProfile
+) -> None:
+    mem = ctx.store.memories
+    record = MemoryRecord(
+        id=profile_record_id(ctx.user_id),
+        user_id=ctx.user_id,
+        kind="preference",
+        text=_summary(after),
+        data=after.model_dump(mode="json"),
+        session_id=ctx.session_id,
+    )
+    await asyncio.to_thread(mem.add, record)
+    step.memory("write", "preference", record.text)
+    for ref, liked in [*[(i, True) for i in after.likes], *[(i, False) for i in after.dislikes]]:
+        known = before.likes if liked else before.dislikes
+        if all(k.id != ref.id for k in known):
+            fb = MemoryRecord(
+                user_id=ctx.user_id,
+                kind="feedback",
+                text=f"{'liked' if liked else 'disliked'} {ref.label}",
+                data={"item": ref.model_dump(), "liked": liked, "source": "message"},
+                session_id=ctx.session_id,
+            )
+            await asyncio.to_thread(mem.add, fb)
+            step.memory("write", "feedback", fb.text)
+
+
+async def offline(ctx: TurnContext, step: StepTrace) -> PreferenceProfile:
+    assert ctx.profile_before is not None
+    step.memory("read", "preference", _summary(ctx.profile_before))
+    u = ctx.understand()
+    after = u.to_profile_update(ctx.profile_before)
+    ctx.profile = after
+    await save_profile(ctx, step, ctx.profile_before, after)
+    return after
+
+
+def _link(ctx: TurnContext, step: StepTrace, titles: list[str]) -> list[ItemRef]:
+    refs = []
+    for title in titles:
+        try:
+            item = ctx.store.catalog.resolve_title(title)
+        except NotFoundError:
+            step.notice("repair", f"{title!r} is not in the catalog; left out of the profile")
+            continue
+        refs.append(ItemRef(id=item.id, title=item.title, year=item.year))
+    return refs
+
+
+async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -> PreferenceProfile:
+    assert ctx.profile_before is not None
+    step.memory("read", "preference", _summary(ctx.profile_before))
+    delta = await structured_call(
+        client,
+        step,
+        "user_analyst",
+        ProfileDelta,
+        message=ctx.message,
+        dialogue=[t.model_dump(mode="json") for t in ctx.dialogue[-ctx.settings.history_turns :]],
+        profile=ctx.profile_before.model_dump(mode="json"),
+        last_recommended=[i.model_dump() for i in ctx.last_recommended],
+    )
+    from recteam.agents.offline.understanding import Understanding
+
+    u = Understanding(
+        liked_items=await asyncio.to_thread(_link, ctx, step, delta.liked_titles),
+        disliked_items=await asyncio.to_thread(_link, ctx, step, delta.disliked_titles),
+        seen_items=await asyncio.to_thread(_link, ctx, step, delta.seen_titles),
+        liked_people=delta.liked_people,
+        disliked_people=delta.disliked_people,
+        genres=delta.genres,
+        exclude_genres=delta.exclude_genres,
+        year_min=delta.year_min,
+        year_max=delta.year_max,
+        wants=delta.wants,
+        avoids=delta.avoids,
+        rejects_last=delta.rejects_last,
+        last_recommended=ctx.last_recommended,
+    )
+    after = u.to_profile_update(ctx.profile_before)
+    ctx.profile = after
+    await save_profile(ctx, step, ctx.profile_before, after)
+    return after
+
+
+USER_ANALYST = RoleSpec(
+    role="user_analyst",
+    description="Updates the user's preference profile from the message and memory.",
+    title=lambda ctx: "updating the preference profile",
+    offline=offline,
+    llm=llm,
+)

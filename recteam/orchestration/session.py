@@ -1,0 +1,219 @@
+"""One user message in, an async stream of typed trace events out.
+
+Recommender owns what lives as long as the process (the memory store, the entity linker, the
+model clients); each turn gets its own TurnContext and team, so turns of different users running
+at once share nothing but the store. Short-term state (the dialogue, what was recommended) and
+long-term state (profile, feedback, lessons) both live in memory, so a session continues across
+processes and a returning user is remembered after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from recteam.agents.context import TurnContext
+from recteam.agents.messages import (
+    ROLES,
+    DialogueTurn,
+    ItemRef,
+    PreferenceProfile,
+    Reply,
+    Role,
+)
+from recteam.agents.offline.linking import EntityLinker
+from recteam.agents.reflector import write_lesson
+from recteam.agents.settings import TeamSettings
+from recteam.agents.trace import TraceEvent, TurnFinished, TurnStarted
+from recteam.agents.tracer import TurnTracer, current_step
+from recteam.agents.user_analyst import profile_record_id
+from recteam.errors import InputError
+from recteam.memory.store import MemoryStore
+from recteam.memory.user_memory import MemoryRecord
+from recteam.orchestration.llm_settings import OFFLINE, LLMSettings
+from recteam.orchestration.model_clients import ModelEvent, build_chat_client
+from recteam.orchestration.team import RoleClients, build_team
+
+__all__ = ["MAX_MESSAGE_CHARS", "Recommender", "build_role_clients"]
+
+MAX_MESSAGE_CHARS = 4000
+
+
+def _report_model_event(event: ModelEvent) -> None:
+    step = current_step.get()
+    if step is not None:
+        detail = f"{event.model}: {event.error}" + (
+            f" -> trying {event.next_model}" if event.next_model else ""
+        )
+        step.notice(event.kind, detail)
+
+
+def build_role_clients(llm: LLMSettings, overrides: dict[Role, str] | None = None) -> RoleClients:
+    """A model client per role from the settings ('offline' gives none). The searcher uses a
+    model only when one is set for it explicitly (llm.agents.searcher.model): by default its
+    query is built in code, which keeps a RECOMMEND turn at four model calls on its critical path."""
+    clients: RoleClients = {}
+    for role in ROLES:
+        ms = llm.for_agent(role)
+        if overrides and role in overrides:
+            ms = ms.model_copy(update={"model": overrides[role]})
+        explicit = bool(overrides and role in overrides) or bool(
+            llm.agents.get(role) and llm.agents[role].model
+        )
+        if role == "searcher" and not explicit:
+            clients[role] = (None, OFFLINE)
+            continue
+        client = build_chat_client(ms, _report_model_event, settings_key=f"llm.agents.{role}")
+        clients[role] = (client, ms.model if client is not None else OFFLINE)
+    return clients
+
+
+def _check_input(user_id: str, message: str) -> str:
+    if not user_id.strip() or len(user_id) > 200 or not user_id.isprintable():
+        raise InputError("the user name must be 1-200 printable characters")
+    text = message.strip()
+    if not text:
+        raise InputError("the message is empty")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InputError(
+            f"the message is {len(text):,} characters long; the limit is {MAX_MESSAGE_CHARS:,}"
+        )
+    return text
+
+
+class Recommender:
+    def __init__(
+        self,
+        store: MemoryStore,
+        llm: LLMSettings,
+        team: TeamSettings,
+        clients: RoleClients | None = None,
+    ) -> None:
+        self.store = store
+        self.llm = llm
+        self.team_settings = team
+        self.linker = EntityLinker.from_items(store.catalog.iter_items())
+        self.clients = clients if clients is not None else build_role_clients(llm)
+
+    # memory --------------------------------------------------------------------------------------
+    def profile(self, user_id: str) -> PreferenceProfile:
+        record = self.store.memories.get(user_id, profile_record_id(user_id))
+        if record is None:
+            return PreferenceProfile(user_id=user_id)
+        return PreferenceProfile.model_validate(record.data)
+
+    def episodes(self, user_id: str, session_id: str) -> list[MemoryRecord]:
+        """The session's turns, oldest first."""
+        return list(
+            reversed(
+                self.store.memories.list(user_id, ("episode",), limit=1000, session_id=session_id)
+            )
+        )
+
+    def forget(self, user_id: str) -> int:
+        return self.store.memories.delete_user(user_id)
+
+    # a turn --------------------------------------------------------------------------------------
+    async def run_turn(
+        self, user_id: str, message: str, session_id: str | None = None
+    ) -> AsyncIterator[TraceEvent]:
+        text = _check_input(user_id, message)
+        session_id = session_id or uuid.uuid4().hex[:12]
+        started = time.perf_counter()
+        episodes = await asyncio.to_thread(self.episodes, user_id, session_id)
+        dialogue: list[DialogueTurn] = []
+        recommended: list[ItemRef] = []
+        for ep in episodes:
+            dialogue += [DialogueTurn.model_validate(t) for t in ep.data.get("turns", [])]
+            recommended += [ItemRef.model_validate(i) for i in ep.data.get("recommended", [])]
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        tracer = TurnTracer(session_id, len(episodes) + 1, queue.put_nowait)
+        yield tracer.emit(TurnStarted, user_id=user_id, message=text)
+        ctx = TurnContext(
+            session_id=session_id,
+            user_id=user_id,
+            turn=tracer.turn,
+            message=text,
+            store=self.store,
+            linker=self.linker,
+            settings=self.team_settings,
+            tracer=tracer,
+            dialogue=dialogue,
+            profile_before=await asyncio.to_thread(self.profile, user_id),
+            session_recommended=recommended,
+        )
+        error: str | None = None
+        try:
+            await self._reflect_on_rejection(ctx)
+            ctx.lessons = await asyncio.to_thread(
+                self.store.memories.list, user_id, ("reflection",), self.team_settings.lessons
+            )
+            team = build_team(ctx, self.clients)
+            run = asyncio.create_task(self._run_team(team, text, queue))
+            while (event := await queue.get()) is not None:
+                yield event
+            await run
+        except Exception as exc:  # a turn never crashes the session: the user gets a sentence
+            error = f"{type(exc).__name__}: {exc}"
+        while not queue.empty():
+            event = queue.get_nowait()
+            if event is not None:
+                yield event
+        reply = ctx.reply or Reply(
+            act="CHAT",
+            text=f"Sorry, something went wrong on my side ({error or 'no reply was written'}). Please try again.",
+        )
+        await asyncio.to_thread(self._save_episode, ctx, reply)
+        yield tracer.emit(
+            TurnFinished,
+            act=reply.act,
+            reply=reply.text,
+            items=reply.items,
+            candidates=[c.item for c in ctx.candidates],
+            duration_ms=(time.perf_counter() - started) * 1000,
+            error=error,
+            **tracer.totals(),
+        )
+
+    async def _run_team(self, team: Any, text: str, queue: asyncio.Queue[Any]) -> None:
+        try:
+            await team.run(task=text)
+        finally:
+            queue.put_nowait(None)
+
+    async def _reflect_on_rejection(self, ctx: TurnContext) -> None:
+        u = ctx.understand()
+        if u.rejects_last and ctx.last_recommended:
+            assert ctx.profile_before is not None
+            await write_lesson(
+                ctx.tracer,
+                self.store,
+                ctx.user_id,
+                ctx.last_recommended,
+                ctx.profile_before,
+                "in the chat",
+            )
+
+    def _save_episode(self, ctx: TurnContext, reply: Reply) -> None:
+        refs = [ItemRef(id=i.id, title=i.title, year=i.year) for i in reply.items]
+        turns = [
+            DialogueTurn(speaker="user", text=ctx.message),
+            DialogueTurn(speaker="assistant", text=reply.text, act=reply.act, items=refs),
+        ]
+        self.store.memories.add(
+            MemoryRecord(
+                user_id=ctx.user_id,
+                kind="episode",
+                session_id=ctx.session_id,
+                text=f"user: {ctx.message}\nassistant: {reply.text}"[:2000],
+                data={
+                    "turn": ctx.turn,
+                    "turns": [t.model_dump(mode="json") for t in turns],
+                    "recommended": [r.model_dump() for r in refs],
+                    "candidates": [c.item.model_dump() for c in ctx.candidates],
+                },
+            )
+        )

@@ -1,0 +1,175 @@
+"""`recteam chat` and `recteam ask`: the team in the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from recteam.agents.trace import TraceEvent, TurnFinished, dump_jsonl
+from recteam.errors import RecteamError
+from recteam.ui.cli import app, console, ensure_catalog, err_console, get_settings, get_store
+from recteam.ui.trace_text import event_line, event_summary, turn_footer
+
+if TYPE_CHECKING:
+    from recteam.orchestration.session import Recommender
+
+__all__: list[str] = []
+
+
+def _recommender(model: str | None) -> Recommender:
+    # Imported here: the team pulls in AutoGen, which `recteam search` does not need.
+    from recteam.orchestration.session import Recommender, build_role_clients
+
+    settings = get_settings()
+    llm = settings.llm.model_copy(update={"model": model}) if model else settings.llm
+    store = get_store()
+    ensure_catalog(store)
+    with console.status("Loading the catalog index…"):
+        return Recommender(store, llm, settings.team, build_role_clients(llm))
+
+
+def _print_reply(done: TurnFinished) -> None:
+    console.print()
+    console.print(done.reply, markup=False, highlight=False)
+    if done.error:
+        err_console.print(f"[red]error:[/] {done.error}")
+    console.print(turn_footer(done))
+
+
+async def _turn(
+    rec: Recommender, user: str, message: str, session: str, verbose: bool, live: bool
+) -> list[TraceEvent]:
+    events: list[TraceEvent] = []
+    async for event in rec.run_turn(user, message, session):
+        events.append(event)
+        if live and (line := event_line(event, verbose)):
+            console.print(line, highlight=False)
+        if live and isinstance(event, TurnFinished):
+            _print_reply(event)
+    return events
+
+
+ModelOpt = Annotated[
+    Optional[str],  # noqa: UP045 - typer needs Optional on 3.11
+    typer.Option(
+        "--model",
+        "-m",
+        help="LLM for every agent this run: any litellm model string, or 'offline'.",
+    ),
+]
+UserOpt = Annotated[
+    str,
+    typer.Option(
+        "--user", "-u", help="Who is chatting: memory (profile, feedback) is kept per user."
+    ),
+]
+SessionOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--session",
+        "-s",
+        help="Continue this session's dialogue (its id is printed on every turn).",
+    ),
+]
+TraceOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--trace-out", help="Write every trace event of this run to FILE as JSON lines."),
+]
+
+
+@app.command()
+def chat(
+    user: UserOpt = "me",
+    model: ModelOpt = None,
+    session: SessionOpt = None,
+    trace_out: TraceOpt = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Show every agent's thoughts, tool calls and memory access."
+        ),
+    ] = False,
+) -> None:
+    """Chat with the team in the terminal; each agent's step is shown as it finishes.
+
+    Type /quit to leave, /trace to toggle the detailed trace, /profile to see what the team
+    remembers of you, /forget to delete it.
+    """
+    rec = _recommender(model)
+    session_id = session or uuid.uuid4().hex[:12]
+    console.print(
+        f"[bold]recteam[/] - session {session_id}, user {user!r}. Tell me what you'd like to watch."
+    )
+    log: list[TraceEvent] = []
+    try:
+        while True:
+            try:
+                message = console.input("[bold green]you>[/] ").strip()
+            except (EOFError, KeyboardInterrupt):
+                console.print()
+                break
+            if not message:
+                continue
+            if message in ("/quit", "/exit"):
+                break
+            if message == "/trace":
+                verbose = not verbose
+                console.print(f"detailed trace {'on' if verbose else 'off'}")
+                continue
+            if message == "/profile":
+                console.print_json(rec.profile(user).model_dump_json())
+                continue
+            if message == "/forget":
+                console.print(f"Deleted {rec.forget(user)} memories of {user!r}.")
+                continue
+            try:
+                log += asyncio.run(_turn(rec, user, message, session_id, verbose, live=True))
+            except RecteamError as exc:
+                err_console.print(f"[red]error:[/] {exc}")
+    finally:
+        if trace_out:
+            n = dump_jsonl(log, trace_out)
+            console.print(f"Wrote {n} trace events to {trace_out}.")
+
+
+@app.command()
+def ask(
+    message: Annotated[str, typer.Argument(help="What you say to the team.")],
+    user: UserOpt = "me",
+    session: SessionOpt = None,
+    model: ModelOpt = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help='One JSON object: {"act", "reply", "items", "trace", "session"}.'
+        ),
+    ] = False,
+    trace_out: TraceOpt = None,
+) -> None:
+    """Run one turn without a prompt. Pass --session to continue a dialogue across calls."""
+    rec = _recommender(model)
+    session_id = session or uuid.uuid4().hex[:12]
+    events = asyncio.run(_turn(rec, user, message, session_id, verbose=False, live=not as_json))
+    done = next(e for e in reversed(events) if isinstance(e, TurnFinished))
+    if trace_out:
+        dump_jsonl(events, trace_out)
+    if as_json:
+        out = {
+            "act": done.act,
+            "reply": done.reply,
+            "items": [
+                i.model_dump(include={"id", "title", "year", "genres", "reason"})
+                for i in done.items
+            ],
+            "trace": [event_summary(e) for e in events if getattr(e, "agent", None)],
+            "session": session_id,
+            "error": done.error,
+        }
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        console.print(f"[dim]session {session_id} (continue with --session {session_id})[/]")
