@@ -9,24 +9,16 @@ Runs concurrently with the user analyst: it reads the offline understanding of t
 
 from __future__ import annotations
 
-import re
-
 from autogen_core.models import ChatCompletionClient
 
 from recteam.agents.base import RoleSpec
 from recteam.agents.context import TurnContext
+from recteam.agents.intent import asks_for_suggestions
 from recteam.agents.llm import RoleModelError, structured_call
 from recteam.agents.messages import Plan, PreferenceProfile, Role
 from recteam.agents.tracer import StepTrace
 
 __all__ = ["MANAGER", "specialists_for"]
-
-# Asking for suggestions outright is reason enough to recommend once anything is known.
-_REQUEST = re.compile(
-    r"\b(recommend|suggest|suggestions?|what should i watch|any ideas|give me|show me|find me|"
-    r"looking for|in the mood for|want to watch|something|anything|another|more like)\b",
-    re.IGNORECASE,
-)
 
 
 def specialists_for(act: str) -> list[Role]:
@@ -53,17 +45,19 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Plan:
         step.memory(
             "read", "reflection", f"{len(ctx.lessons)} lesson(s); latest: {ctx.lessons[0].text}"
         )
-    new_info = bool(
+    people_asked = asks_for_suggestions(ctx.message) and bool(u.mentioned_people)
+    new_info = people_asked or bool(
         u.liked_items
         or u.genres
         or u.wants
         or u.liked_people
+        or u.required_people
         or u.year_min
         or u.year_max
         or u.exclude_genres
         or u.disliked_items
     )
-    asked = bool(_REQUEST.search(ctx.message))
+    asked = asks_for_suggestions(ctx.message)
     if u.asked_about is not None and not (u.liked_items or u.genres or u.wants):
         plan = Plan(
             act="ANSWER",
@@ -80,7 +74,7 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Plan:
         )
     elif u.accepts_last and not (asked or new_info):
         plan = Plan(act="CHAT", rationale="the user is happy with the last picks")
-    elif after.known_enough() and (asked or new_info or not ctx.dialogue):
+    elif (after.known_enough() or people_asked) and (asked or new_info or not ctx.dialogue):
         thin = (
             len(after.likes)
             + len(after.constraints.genres)

@@ -110,6 +110,7 @@ class Candidate(_Payload):
     item: ItemRef
     genres: list[str] = Field(default_factory=list)
     cast: list[str] = Field(default_factory=list)
+    popularity: float = 0.0
     score: float = 0.0
     rank: int = 0
 

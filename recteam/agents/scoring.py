@@ -34,7 +34,10 @@ def analyse(
     if c.cast:
         facts.append(f"starring {', '.join(c.cast[:4])}")
     item_genres = _keys(c.genres)
-    score = 0.35 / (1 + 0.15 * max(c.rank - 1, 0))  # retrieval order, gently
+    score = 0.3 / (1 + 0.15 * max(c.rank - 1, 0))  # retrieval order, gently
+    # People asking a friend for a film mostly want one they can find and talk about: a prior
+    # toward well-known films (popularity runs to ~17 on the shipped catalog).
+    score += 0.15 * min(c.popularity / 15.0, 1.0)
 
     wanted = _keys(profile.constraints.genres) | _keys(profile.liked_genres)
     hit = sorted(g for g in c.genres if _keys([g]) & wanted)

@@ -21,6 +21,7 @@ from recteam.agents.base import RoleSpec
 from recteam.agents.context import TurnContext
 from recteam.agents.llm import structured_call
 from recteam.agents.messages import Candidate, CandidateBus, ItemRef, PreferenceProfile
+from recteam.agents.offline.text import tokenize
 from recteam.agents.tracer import StepTrace
 from recteam.errors import NotFoundError
 from recteam.memory.catalog import SearchRequest, SearchResult
@@ -28,15 +29,37 @@ from recteam.memory.catalog import SearchRequest, SearchResult
 __all__ = ["SEARCHER", "build_request"]
 
 
+def topic_words(ctx: TurnContext) -> list[str]:
+    """The message's own subject words ("heist", "Paris", "submarine"): what no facet, genre or
+    mention captured. Chat words, cue words and named films or people are left out, so "nothing
+    before 2000, no horror" adds nothing and "Something" does not match titles with that word."""
+    mentions = ctx.linker.link(ctx.message)
+    plain = ctx.linker.lexicon.plain_words
+    words = []
+    for token in tokenize(ctx.message):
+        inside = any(m.start <= token.start < m.stop for m in mentions)
+        if (
+            not inside
+            and token.key not in plain
+            and not any(ch.isdigit() for ch in token.key)
+            and len(token.key) > 2
+        ):
+            words.append(token.raw)
+    return words
+
+
 def build_request(ctx: TurnContext, profile: PreferenceProfile) -> SearchRequest:
     c = profile.constraints
-    words = [*profile.wants, *profile.liked_genres, *c.genres, *profile.liked_people]
+    # Wishes ("lighter") and genres are not search words: a wish matches titles containing it,
+    # and a genre word matches every film of the genre, where BM25 then favours the shortest
+    # (most obscure) entries. Genres are filters, wishes are scored by the item analyst.
+    words = [*topic_words(ctx), *profile.liked_people]
     excluded = {i.id for i in c.exclude_items} | {i.id for i in profile.dislikes}
     excluded |= {i.id for i in ctx.session_recommended} | ctx.rejected_this_turn
     return SearchRequest(
-        # The user's own words carry what no facet captures ("a heist in Paris"); the hard
-        # constraints below, not the query, keep out what they ruled out.
-        query=" ".join([ctx.message, *words]).strip(),
+        # Liked items steer by example (a recommend retriever); the text query carries the
+        # subject words, wishes and genres; the hard constraints below keep out what was ruled out.
+        query=" ".join(dict.fromkeys(words)).strip(),
         genres=list(c.genres),
         exclude_genres=list(c.exclude_genres),
         people=list(c.people),
@@ -55,6 +78,7 @@ def _candidate(rank: int, r: SearchResult) -> Candidate:
         item=ItemRef(id=it.id, title=it.title, year=it.year),
         genres=it.genres,
         cast=it.cast[:8],
+        popularity=it.popularity,
         score=r.score,
         rank=rank,
     )

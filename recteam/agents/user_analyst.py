@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from recteam.agents.base import RoleSpec
 from recteam.agents.context import TurnContext
+from recteam.agents.intent import asks_for_suggestions
 from recteam.agents.llm import structured_call
 from recteam.agents.messages import ItemRef, PreferenceProfile
 from recteam.agents.tracer import StepTrace
@@ -99,6 +100,16 @@ async def offline(ctx: TurnContext, step: StepTrace) -> PreferenceProfile:
     assert ctx.profile_before is not None
     step.memory("read", "preference", _summary(ctx.profile_before))
     u = ctx.understand()
+    if (
+        asks_for_suggestions(ctx.message)
+        and u.mentioned_people
+        and not (u.liked_people or u.disliked_people)
+    ):
+        # "any good Tom Hanks movies?": a person named in a request is a person wanted.
+        u = u.model_copy(update={"liked_people": list(u.mentioned_people)})
+        step.thought(
+            f"Read {', '.join(u.mentioned_people)} as wanted: named in a request for suggestions."
+        )
     after = u.to_profile_update(ctx.profile_before)
     ctx.profile = after
     await save_profile(ctx, step, ctx.profile_before, after)

@@ -96,9 +96,10 @@ class CollectionSpec:
 
 @dataclass(frozen=True)
 class Retriever:
-    """One ranked list for fusion: nearest dense, sparse (IDF-weighted) or recommend-by-examples."""
+    """One ranked list for fusion: nearest dense, sparse (IDF-weighted), recommend-by-examples,
+    or "popular" (highest payload field `using` first: a prior that needs no text)."""
 
-    kind: Literal["dense", "sparse", "recommend"]
+    kind: Literal["dense", "sparse", "recommend", "popular"]
     using: str
     dense: np.ndarray | None = None
     sparse: SparseVec | None = None

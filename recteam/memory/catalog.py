@@ -253,6 +253,10 @@ class ItemCatalog:
                 if terms and not request.query.strip():
                     retrievers.append(Retriever("sparse", SPARSE, sparse=terms, weight=0.5))
 
+        if retrievers and self.settings.popularity_weight > 0:
+            retrievers.append(
+                Retriever("popular", "popularity", weight=self.settings.popularity_weight)
+            )
         if retrievers:
             hits = self.backend.query(
                 name,

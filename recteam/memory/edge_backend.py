@@ -78,6 +78,8 @@ def _point_from_record(record: Any) -> PointData:
 
 
 def _scoring(r: Retriever) -> Any:
+    if r.kind == "popular":
+        return qe.OrderBy(r.using, direction=qe.Direction.Desc)
     if r.kind == "dense":
         assert r.dense is not None
         return qe.Query.Nearest(r.dense.tolist(), using=r.using)

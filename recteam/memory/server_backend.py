@@ -64,6 +64,10 @@ def _point(record: Any) -> PointData:
 
 
 def _scoring(r: Retriever) -> Any:
+    if r.kind == "popular":
+        return models.OrderByQuery(
+            order_by=models.OrderBy(key=r.using, direction=models.Direction.DESC)
+        )
     if r.kind == "dense":
         assert r.dense is not None
         return r.dense.tolist()
@@ -220,7 +224,12 @@ class ServerBackend(VectorBackend):
             )
         else:
             prefetch = [
-                models.Prefetch(query=_scoring(r), using=r.using, filter=flt, limit=query.prefetch)
+                models.Prefetch(
+                    query=_scoring(r),
+                    using=None if r.kind == "popular" else r.using,
+                    filter=flt,
+                    limit=query.prefetch,
+                )
                 for r in query.retrievers
             ]
             response = self.client.query_points(

@@ -52,6 +52,12 @@ class SearchSettings(BaseModel):
         default=100, ge=1, le=10_000, description="Candidates each retriever passes to fusion."
     )
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant.")
+    popularity_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=10.0,
+        description="Weight of the popularity list in rank fusion: a prior toward well-known films (0 turns it off).",
+    )
     limit: int = Field(default=10, ge=1, le=1000, description="Results returned by default.")
 
 
