@@ -33,8 +33,9 @@ format: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench: install  ## search latency on the full shipped catalog (prints p50/p95)
+bench: install  ## search and turn latency on the full shipped catalog (prints p50/p95)
 	$(RUN) python -m recteam.evaluation.bench_search
+	$(RUN) python -m recteam.evaluation.bench_turn
 
 catalog: install  ## rebuild recteam/data/catalog.* from ../shared/data/wikipedia-movies
 	$(RUN) python scripts/build_catalog.py ../shared/data/wikipedia-movies

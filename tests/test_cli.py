@@ -20,7 +20,7 @@ def recteam(
     )
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "recteam.ui.cli", *args],
+        [sys.executable, "-m", "recteam", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,
@@ -82,3 +82,45 @@ def test_help_teaches_the_options(tmp_path: Path) -> None:
     assert done.returncode == 0
     for option in ("--genre", "--year-min", "--year-max", "--like", "--exclude", "--json", "-k"):
         assert option in done.stdout
+
+
+def test_ask_json_continues_a_session_and_its_trace_replays(tmp_path: Path) -> None:
+    trace = tmp_path / "t.jsonl"
+    first = recteam(
+        "ask",
+        "I loved Heat. Something similar, nothing before 1990",
+        "--user",
+        "ana",
+        "--json",
+        "--session",
+        "s1",
+        "--trace-out",
+        str(trace),
+        cwd=tmp_path,
+    )
+    assert first.returncode == 0, first.stderr
+    out = json.loads(first.stdout.splitlines()[-1])
+    assert out["act"] == "RECOMMEND" and out["session"] == "s1" and out["items"]
+    assert all(
+        set(i) == {"id", "title", "year", "genres", "reason"} and i["year"] >= 1990
+        for i in out["items"]
+    )
+    assert {t["agent"] for t in out["trace"]} == {
+        "manager",
+        "user_analyst",
+        "item_analyst",
+        "searcher",
+        "reflector",
+        "responder",
+    }
+    assert all("kind" in t for t in out["trace"])
+    second = recteam(
+        "ask", "more like that", "--user", "ana", "--json", "--session", "s1", cwd=tmp_path
+    )
+    again = json.loads(second.stdout.splitlines()[-1])
+    assert again["act"] == "RECOMMEND"
+    assert not {i["id"] for i in again["items"]} & {
+        i["id"] for i in out["items"]
+    }  # the session remembered
+    shown = recteam("replay", str(trace), cwd=tmp_path)
+    assert shown.returncode == 0 and "ana>" in shown.stdout and "search_catalog" in shown.stdout

@@ -124,6 +124,9 @@ async def test_a_session_exports_and_replays(rec: Recommender, tmp_path: Path) -
     path = tmp_path / "trace.jsonl"
     assert dump_jsonl(events, path) == len(events)
     assert list(load_jsonl(path)) == events
+    assert [type(e).__name__ for e in (events[0], events[-1])] == ["TurnStarted", "TurnFinished"]
+    assert sum(type(e).__name__ in ("TurnStarted", "TurnFinished") for e in events) == 2
+    assert [e.seq for e in events] == sorted(e.seq for e in events)
     outputs = of(events, StepOutput)
     assert {o.payload_type for o in outputs} >= {
         "Plan",

@@ -42,10 +42,12 @@ class TurnTracer:
         self._seq = itertools.count()
         self.steps: list[StepTrace] = []
 
+    def event(self, event_type: type[Any], **fields: Any) -> Any:
+        """A numbered event of this turn, not yet sent anywhere (the session yields it itself)."""
+        return event_type(session_id=self.session_id, turn=self.turn, seq=next(self._seq), **fields)
+
     def emit(self, event_type: type[Any], **fields: Any) -> Any:
-        event = event_type(
-            session_id=self.session_id, turn=self.turn, seq=next(self._seq), **fields
-        )
+        event = self.event(event_type, **fields)
         self._sink(event)
         return event
 

@@ -131,7 +131,7 @@ class Recommender:
             recommended += [ItemRef.model_validate(i) for i in ep.data.get("recommended", [])]
         queue: asyncio.Queue[Any] = asyncio.Queue()
         tracer = TurnTracer(session_id, len(episodes) + 1, queue.put_nowait)
-        yield tracer.emit(TurnStarted, user_id=user_id, message=text)
+        yield tracer.event(TurnStarted, user_id=user_id, message=text)
         ctx = TurnContext(
             session_id=session_id,
             user_id=user_id,
@@ -167,7 +167,7 @@ class Recommender:
             text=f"Sorry, something went wrong on my side ({error or 'no reply was written'}). Please try again.",
         )
         await asyncio.to_thread(self._save_episode, ctx, reply)
-        yield tracer.emit(
+        yield tracer.event(
             TurnFinished,
             act=reply.act,
             reply=reply.text,

@@ -311,7 +311,3 @@ def main() -> None:
         sys.exit(2)
     finally:
         close_store()
-
-
-if __name__ == "__main__":
-    main()

@@ -173,3 +173,31 @@ def ask(
         print(json.dumps(out, ensure_ascii=False))
     else:
         console.print(f"[dim]session {session_id} (continue with --session {session_id})[/]")
+
+
+@app.command()
+def replay(
+    path: Annotated[Path, typer.Argument(help="A trace exported with --trace-out (JSON lines).")],
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Show every thought, tool call and memory access."),
+    ] = True,
+) -> None:
+    """Show an exported session again, turn by turn, as it was traced."""
+    from recteam.agents.trace import TurnStarted, load_jsonl
+
+    if not path.exists():
+        raise RecteamError(f"{path}: no such file")
+    try:
+        events = list(load_jsonl(path))
+    except ValueError as exc:
+        raise RecteamError(
+            f"{path} is not a recteam trace export ({str(exc).splitlines()[0]})"
+        ) from None
+    for event in events:
+        if isinstance(event, TurnStarted):
+            console.print(f"\n[bold green]{event.user_id}>[/] {event.message}", highlight=False)
+        elif isinstance(event, TurnFinished):
+            _print_reply(event)
+        elif line := event_line(event, verbose):
+            console.print(line, highlight=False)

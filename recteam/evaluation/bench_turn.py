@@ -1,0 +1,208 @@
+"""Turn latency and LLM calls per turn, on the full shipped catalog.
+
+    uv run python -m recteam.evaluation.bench_turn [--turns 60]
+
+Runs the real team (AutoGen graph, memory, search) twice over the same conversations: with the
+offline policy, and with a zero-latency scripted model behind every LLM role (answers computed
+instantly from the prompt's data block), so the time measured is all orchestration: graph,
+memory reads and writes, search, validation. Prints p50 / p95 per kind, mean time per agent, and
+LLM calls per RECOMMEND turn (in all, and on the critical path: the manager and the user analyst
+run concurrently, everything after them in sequence).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from autogen_core import CancellationToken
+from autogen_core.models import CreateResult, LLMMessage, RequestUsage
+from autogen_ext.models.replay import ReplayChatCompletionClient
+
+from recteam.agents.messages import ROLES
+from recteam.agents.settings import TeamSettings
+from recteam.agents.trace import StepFinished, TraceEvent, TurnFinished
+from recteam.memory.embeddings import load_local_embedder
+from recteam.memory.ingest import ingest_path
+from recteam.memory.settings import EmbeddingSettings, MemorySettings
+from recteam.memory.store import open_store
+from recteam.orchestration.llm_settings import LLMSettings
+from recteam.orchestration.session import Recommender
+from recteam.orchestration.team import RoleClients
+
+CONVERSATIONS = [
+    [
+        "hi!",
+        "something like Arrival but lighter, nothing before 2000, no horror",
+        "more like that please",
+    ],
+    ["I want a scary movie from the 80s", "no, something else", "I loved The Thing"],
+    ["any good Tom Hanks movies?", "what is Forrest Gump about?", "thanks!"],
+    ["recommend a funny animated film for kids", "another one", "something from the 90s"],
+    [
+        "I loved The Dark Knight and Inception",
+        "something mind-bending",
+        "not Interstellar, I've seen it",
+    ],
+    ["a heist movie", "with Robert De Niro", "older, before 1990"],
+]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class InstantModel(ReplayChatCompletionClient):
+    """A zero-latency model for one role: it reads the prompt's <data> block and answers with
+    valid JSON at once, so a benchmark measures the team and not a model."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__([])
+        self.role = role
+
+    async def create(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        cancellation_token: CancellationToken | None = None,
+        **kwargs: Any,
+    ) -> CreateResult:
+        text = str(messages[-1].content).strip()
+        data = (
+            json.loads(text[len("<data>") : -len("</data>")]) if text.startswith("<data>") else {}
+        )
+        answer: dict[str, Any]
+        if self.role == "manager":
+            answer = {"act": "RECOMMEND", "rationale": "benchmark"}
+        elif self.role == "user_analyst":
+            answer = {"wants": ["light"]}
+        elif self.role == "item_analyst":
+            cands = [c["item"]["id"] for c in data.get("candidates", [])]
+            answer = {
+                "analyses": [
+                    {"item_id": c, "fit": 1 - i / 100, "pros": ["fits"]}
+                    for i, c in enumerate(cands)
+                ]
+            }
+        elif self.role == "reflector":
+            answer = {"verdict": "APPROVE"}
+        elif self.role == "responder":
+            answer = {
+                "act": "RECOMMEND",
+                "text": "Here you go.",
+                "items": [
+                    {"id": i["id"], "title": i["title"], "reason": "fits"}
+                    for i in data.get("items", [])
+                ],
+            }
+        else:
+            answer = {"query": "films"}
+        content = json.dumps(answer)
+        return CreateResult(
+            finish_reason="stop",
+            content=content,
+            usage=RequestUsage(prompt_tokens=len(text) // 4, completion_tokens=len(content) // 4),
+            cached=False,
+        )
+
+
+async def run(
+    rec: Recommender, label: str, rounds: int
+) -> tuple[list[float], list[list[TraceEvent]]]:
+    durations: list[float] = []
+    turns: list[list[TraceEvent]] = []
+    n = 0
+    while n < rounds:
+        for c, conversation in enumerate(CONVERSATIONS):
+            for message in conversation:
+                events = [
+                    e async for e in rec.run_turn(f"{label}-{n}-{c}", message, f"{label}-{n}-{c}")
+                ]
+                done = events[-1]
+                assert isinstance(done, TurnFinished) and done.error is None, done
+                durations.append(done.duration_ms)
+                turns.append(events)
+                n += 1
+                if n >= rounds:
+                    return durations, turns
+    return durations, turns
+
+
+def report(title: str, durations: list[float], turns: list[list[TraceEvent]]) -> None:
+    print(f"\n{title}: {len(durations)} turns")
+    print(
+        f"  turn time        p50 {statistics.median(durations):7.1f} ms   p95 {percentile(durations, 0.95):7.1f} ms"
+    )
+    per_agent: dict[str, list[float]] = defaultdict(list)
+    for events in turns:
+        for e in events:
+            if isinstance(e, StepFinished):
+                per_agent[e.agent].append(e.duration_ms)
+    for agent in ROLES:
+        if per_agent[agent]:
+            print(
+                f"  {agent:14} mean {statistics.mean(per_agent[agent]):6.1f} ms over {len(per_agent[agent])} steps"
+            )
+    recommend = [
+        ev for ev in turns if isinstance(ev[-1], TurnFinished) and ev[-1].act == "RECOMMEND"
+    ]
+    if recommend and any(isinstance(e, StepFinished) and e.llm_calls for e in recommend[0]):
+        totals, critical = [], []
+        for events in recommend:
+            steps = [e for e in events if isinstance(e, StepFinished)]
+            totals.append(sum(s.llm_calls for s in steps))
+            first = [s.llm_calls for s in steps if s.agent in ("manager", "user_analyst")]
+            rest = [s.llm_calls for s in steps if s.agent not in ("manager", "user_analyst")]
+            critical.append(max(first, default=0) + sum(rest))
+        print(
+            f"  LLM calls per RECOMMEND turn: max {max(totals)} in all, max {max(critical)} on the critical path"
+        )
+
+
+async def main_async(turns: int) -> None:
+    embedder = load_local_embedder(EmbeddingSettings())
+    catalog = Path(str(resources.files("recteam.data") / "catalog.jsonl.gz"))
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        open_store(MemorySettings(path=Path(tmp)), embedder) as store,
+    ):
+        ingest_path(store, catalog)
+        t = time.perf_counter()
+        offline = Recommender(store, LLMSettings(), TeamSettings())
+        print(
+            f"{store.catalog.count():,} items; team ready (entity index built) in {time.perf_counter() - t:.1f} s"
+        )
+        await run(offline, "warmup", 6)
+        report("offline policy", *await run(offline, "offline", turns))
+        clients: RoleClients = {role: (InstantModel(role), f"instant/{role}") for role in ROLES}
+        clients["searcher"] = (
+            None,
+            "offline",
+        )  # as by default: the searcher's query is built in code
+        scripted = Recommender(store, LLMSettings(), TeamSettings(), clients=clients)
+        report(
+            "zero-latency scripted model (all time is orchestration)",
+            *await run(scripted, "scripted", turns),
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--turns", type=int, default=60)
+    asyncio.run(main_async(parser.parse_args().turns))
+
+
+if __name__ == "__main__":
+    main()
