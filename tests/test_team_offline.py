@@ -136,3 +136,19 @@ async def test_a_session_exports_and_replays(rec: Recommender, tmp_path: Path) -
         "Critique",
         "Reply",
     }
+
+
+async def test_a_dislike_button_removes_the_film_and_leaves_a_lesson(rec: Recommender) -> None:
+    first = finished(await turn(rec, "kim", "recommend me a crime film", session="k"))
+    disliked = first.items[0]
+    events = await rec.feedback("kim", "k", disliked.id, liked=False)
+    writes = [(m.agent, m.kind) for m in of(events, MemoryAccess) if m.op == "write"]
+    assert ("user_analyst", "preference") in writes and ("user_analyst", "feedback") in writes
+    assert ("reflector", "reflection") in writes
+    assert disliked.id in {i.id for i in rec.profile("kim").dislikes}
+    for message in ["more crime films", "another crime film please"]:
+        again = finished(await turn(rec, "kim", message, session="k2"))
+        assert disliked.id not in {i.id for i in again.items}
+    liked = await rec.feedback("kim", "k", first.items[1].id, liked=True)
+    assert first.items[1].id in {i.id for i in rec.profile("kim").likes}
+    assert not [m for m in of(liked, MemoryAccess) if m.kind == "reflection"]

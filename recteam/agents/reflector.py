@@ -23,6 +23,7 @@ from recteam.agents.messages import Critique, CritiqueIssue, ItemRef, Preference
 from recteam.agents.tracer import StepTrace, TurnTracer
 from recteam.memory.genres import genre_keys
 from recteam.memory.items import normalize_key
+from recteam.memory.store import MemoryStore
 from recteam.memory.user_memory import MemoryRecord
 
 __all__ = ["REFLECTOR", "rule_issues", "write_lesson"]
@@ -151,7 +152,7 @@ REFLECTOR = RoleSpec(
 
 async def write_lesson(
     tracer: TurnTracer,
-    ctx_store,
+    store: MemoryStore,
     user_id: str,
     rejected: list[ItemRef],
     profile: PreferenceProfile,
@@ -174,7 +175,7 @@ async def write_lesson(
         text=text,
         data={"advice": advice, "rejected": [i.model_dump() for i in rejected]},
     )
-    await asyncio.to_thread(ctx_store.memories.add, record)
+    await asyncio.to_thread(store.memories.add, record)
     step.memory("write", "reflection", text)
     step.finish()
     return record

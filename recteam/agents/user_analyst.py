@@ -21,6 +21,7 @@ from recteam.agents.llm import structured_call
 from recteam.agents.messages import ItemRef, PreferenceProfile
 from recteam.agents.tracer import StepTrace
 from recteam.errors import NotFoundError
+from recteam.memory.store import MemoryStore
 from recteam.memory.user_memory import MemoryRecord
 
 __all__ = ["USER_ANALYST", "ProfileDelta", "profile_record_id", "save_profile"]
@@ -69,16 +70,23 @@ def _summary(p: PreferenceProfile) -> str:
 
 
 async def save_profile(
-    ctx: TurnContext, step: StepTrace, before: PreferenceProfile, after: PreferenceProfile
+    store: MemoryStore,
+    user_id: str,
+    session_id: str,
+    step: StepTrace,
+    before: PreferenceProfile,
+    after: PreferenceProfile,
+    source: str = "message",
 ) -> None:
-    mem = ctx.store.memories
+    """Writes the profile, and a feedback point for each newly liked or disliked film."""
+    mem = store.memories
     record = MemoryRecord(
-        id=profile_record_id(ctx.user_id),
-        user_id=ctx.user_id,
+        id=profile_record_id(user_id),
+        user_id=user_id,
         kind="preference",
         text=_summary(after),
         data=after.model_dump(mode="json"),
-        session_id=ctx.session_id,
+        session_id=session_id,
     )
     await asyncio.to_thread(mem.add, record)
     step.memory("write", "preference", record.text)
@@ -86,11 +94,11 @@ async def save_profile(
         known = before.likes if liked else before.dislikes
         if all(k.id != ref.id for k in known):
             fb = MemoryRecord(
-                user_id=ctx.user_id,
+                user_id=user_id,
                 kind="feedback",
                 text=f"{'liked' if liked else 'disliked'} {ref.label}",
-                data={"item": ref.model_dump(), "liked": liked, "source": "message"},
-                session_id=ctx.session_id,
+                data={"item": ref.model_dump(), "liked": liked, "source": source},
+                session_id=session_id,
             )
             await asyncio.to_thread(mem.add, fb)
             step.memory("write", "feedback", fb.text)
@@ -112,7 +120,7 @@ async def offline(ctx: TurnContext, step: StepTrace) -> PreferenceProfile:
         )
     after = u.to_profile_update(ctx.profile_before)
     ctx.profile = after
-    await save_profile(ctx, step, ctx.profile_before, after)
+    await save_profile(ctx.store, ctx.user_id, ctx.session_id, step, ctx.profile_before, after)
     return after
 
 
@@ -160,7 +168,7 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
     )
     after = u.to_profile_update(ctx.profile_before)
     ctx.profile = after
-    await save_profile(ctx, step, ctx.profile_before, after)
+    await save_profile(ctx.store, ctx.user_id, ctx.session_id, step, ctx.profile_before, after)
     return after
 
 

@@ -25,11 +25,12 @@ from recteam.agents.messages import (
     Role,
 )
 from recteam.agents.offline.linking import EntityLinker
+from recteam.agents.offline.understanding import Understanding
 from recteam.agents.reflector import write_lesson
 from recteam.agents.settings import TeamSettings
 from recteam.agents.trace import TraceEvent, TurnFinished, TurnStarted
 from recteam.agents.tracer import TurnTracer, current_step
-from recteam.agents.user_analyst import profile_record_id
+from recteam.agents.user_analyst import profile_record_id, save_profile
 from recteam.errors import InputError
 from recteam.memory.store import MemoryStore
 from recteam.memory.user_memory import MemoryRecord
@@ -118,8 +119,13 @@ class Recommender:
 
     # a turn --------------------------------------------------------------------------------------
     async def run_turn(
-        self, user_id: str, message: str, session_id: str | None = None
+        self,
+        user_id: str,
+        message: str,
+        session_id: str | None = None,
+        clients: RoleClients | None = None,
     ) -> AsyncIterator[TraceEvent]:
+        """Runs one turn; `clients` overrides the model of some roles for this turn only."""
         text = _check_input(user_id, message)
         session_id = session_id or uuid.uuid4().hex[:12]
         started = time.perf_counter()
@@ -151,7 +157,7 @@ class Recommender:
             ctx.lessons = await asyncio.to_thread(
                 self.store.memories.list, user_id, ("reflection",), self.team_settings.lessons
             )
-            team = build_team(ctx, self.clients)
+            team = build_team(ctx, {**self.clients, **(clients or {})})
             run = asyncio.create_task(self._run_team(team, text, queue))
             while (event := await queue.get()) is not None:
                 yield event
@@ -177,6 +183,36 @@ class Recommender:
             error=error,
             **tracer.totals(),
         )
+
+    async def feedback(
+        self, user_id: str, session_id: str, item_id: str, liked: bool
+    ) -> list[TraceEvent]:
+        """A like or dislike on a recommended film: information-level reflection updates the
+        profile (a disliked film never comes back); a dislike of this session's pick also leaves
+        a strategy-level lesson for the manager."""
+        _check_input(user_id, "feedback")
+        items = await asyncio.to_thread(self.store.catalog.get, [item_id])
+        if not items:
+            raise InputError(f"no film with id {item_id!r} in the catalog")
+        ref = ItemRef(id=items[0].id, title=items[0].title, year=items[0].year)
+        events: list[TraceEvent] = []
+        episodes = await asyncio.to_thread(self.episodes, user_id, session_id)
+        tracer = TurnTracer(session_id, len(episodes), events.append)
+        before = await asyncio.to_thread(self.profile, user_id)
+        u = Understanding(liked_items=[ref]) if liked else Understanding(disliked_items=[ref])
+        after = u.to_profile_update(before)
+        step = tracer.step(
+            "user_analyst", f"{'liked' if liked else 'disliked'}: {ref.label}", OFFLINE
+        )
+        await save_profile(self.store, user_id, session_id, step, before, after, source="button")
+        step.output(after)
+        step.finish()
+        recommended = {i["id"] for ep in episodes for i in ep.data.get("recommended", [])}
+        if not liked and ref.id in recommended:
+            await write_lesson(
+                tracer, self.store, user_id, [ref], after, "disliked with the button"
+            )
+        return events
 
     async def _run_team(self, team: Any, text: str, queue: asyncio.Queue[Any]) -> None:
         try:
