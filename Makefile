@@ -18,8 +18,8 @@ $(CURDIR)/.tools/bin/uv:
 	$(UV) sync --frozen
 	@touch $@
 
-run: install  ## prepare the embedded store on first run, then search the catalog interactively
-	$(RUN) recteam search --interactive
+run: install  ## prepare the embedded store on first run, then serve the chat on http://127.0.0.1:7860
+	$(RUN) recteam serve
 
 test: install  ## the whole suite
 	$(RUN) pytest

@@ -26,7 +26,7 @@ from recteam.errors import ConfigError
 from recteam.memory.settings import EmbeddingSettings, MemorySettings, SearchSettings
 from recteam.orchestration.llm_settings import LLMSettings
 
-__all__ = ["CatalogSettings", "Settings", "load_settings"]
+__all__ = ["CatalogSettings", "Settings", "UISettings", "load_settings"]
 
 ENV_PREFIX = "RECTEAM_"
 CONFIG_ENV = "RECTEAM_CONFIG"
@@ -45,6 +45,23 @@ class CatalogSettings(BaseModel):
     )
 
 
+class UISettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(default="127.0.0.1", description="Address the web app listens on.")
+    port: int = Field(default=7860, ge=1, le=65535, description="Port of the web app.")
+    models: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Models a person may switch an agent to in the web app (litellm strings); 'offline' "
+            "and the configured models are always offered."
+        ),
+    )
+    concurrency: int = Field(
+        default=16, ge=1, le=256, description="Turns the web app runs at once."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -60,6 +77,7 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     team: TeamSettings = Field(default_factory=TeamSettings)
+    ui: UISettings = Field(default_factory=UISettings)
 
     _toml_file: Path | None = None
 

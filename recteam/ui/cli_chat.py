@@ -201,3 +201,35 @@ def replay(
             _print_reply(event)
         elif line := event_line(event, verbose):
             console.print(line, highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: ui.host).")
+    ] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default: ui.port, 7860).")] = None,  # noqa: UP045
+    model: ModelOpt = None,
+) -> None:
+    """Start the browser chat (what `make run` does): live agent traces, your profile, the
+    candidate bus, like/dislike, per-agent models, trace export and replay."""
+    import os
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a local app
+    from recteam.ui.app import CSS, build_app
+
+    settings = get_settings()
+    rec = _recommender(model)
+    demo = build_app(rec, settings)
+    demo.queue(default_concurrency_limit=settings.ui.concurrency)
+    console.print(
+        f"recteam is ready: open http://{host or settings.ui.host}:{port or settings.ui.port} in your browser."
+    )
+    demo.launch(
+        server_name=host or settings.ui.host,
+        server_port=port or settings.ui.port,
+        css=CSS,
+        show_error=False,
+        quiet=False,
+        share=False,
+    )

@@ -1,0 +1,305 @@
+"""The browser chat: Gradio wiring only. What is shown comes from ui/render.py; what happens
+comes from orchestration (Recommender). One gr.State per tab holds that tab's session, so tabs
+and users never see each other's dialogue."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from recteam.agents.messages import ROLES, RecommendedItem
+from recteam.agents.trace import TraceEvent, TurnFinished, dump_jsonl, load_jsonl
+from recteam.errors import RecteamError
+from recteam.orchestration.session import Recommender, build_role_clients
+from recteam.orchestration.settings import Settings
+from recteam.orchestration.team import RoleClients
+from recteam.ui.render import CANDIDATE_HEADERS, candidate_rows, profile_markdown, render_chat
+
+__all__ = ["build_app"]
+
+CSS = """
+.rt-cards {display: flex; flex-wrap: wrap; gap: 10px;}
+.rt-card {border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 12px;
+          min-width: 180px; max-width: 260px; background: var(--background-fill-secondary);}
+.rt-card-title {font-size: 1.05em; margin-bottom: 4px;}
+.rt-year {color: var(--body-text-color-subdued);}
+.rt-genre {display: inline-block; font-size: 0.8em; padding: 1px 7px; margin: 2px 4px 2px 0;
+           border-radius: 9px; background: var(--color-accent-soft);}
+.rt-why {font-size: 0.9em; margin-top: 6px;}
+.pick {align-items: center;}
+"""
+
+
+@dataclass
+class TabSession:
+    """What one browser tab knows: its session id, its trace, its picks, its model choices."""
+
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    events: list[TraceEvent] = field(default_factory=list)
+    picks: list[RecommendedItem] = field(default_factory=list)
+    models: dict[str, str] = field(default_factory=dict)  # role -> model chosen in this tab
+
+
+def _model_choices(settings: Settings) -> list[str]:
+    configured = [settings.llm.for_agent(r).model for r in ROLES]
+    return list(dict.fromkeys(["offline", *configured, *settings.ui.models]))
+
+
+def build_app(rec: Recommender, settings: Settings) -> gr.Blocks:
+    clients_cache: dict[tuple[str, str], RoleClients] = {}
+
+    def clients_for(tab: TabSession) -> RoleClients:
+        chosen = {r: m for r, m in tab.models.items() if m != settings.llm.for_agent(r).model}  # type: ignore[arg-type]
+        out: RoleClients = {}
+        for role, model in chosen.items():
+            key = (role, model)
+            if key not in clients_cache:
+                clients_cache[key] = build_role_clients(settings.llm, {role: model})  # type: ignore[dict-item]
+            out[role] = clients_cache[key][role]  # type: ignore[index]
+        return out
+
+    def export_file(tab: TabSession) -> str | None:
+        if not tab.events:
+            return None
+        path = Path(tempfile.gettempdir()) / f"recteam-trace-{tab.session_id}.jsonl"
+        dump_jsonl(tab.events, path)
+        return str(path)
+
+    def panels(tab: TabSession, user: str) -> tuple[str, list[list[Any]]]:
+        return profile_markdown(rec.profile(user.strip() or "guest")), candidate_rows(tab.events)
+
+    async def send(
+        message: str, user: str, tab: TabSession | None
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        tab = tab or TabSession()
+        user = user.strip()
+        if not message.strip():
+            raise gr.Error("Type a message first.")
+        if not user:
+            raise gr.Error("Enter a user name: the team keeps its memory per user.")
+        start = len(tab.events)
+        try:
+            async for event in rec.run_turn(
+                user, message, tab.session_id, clients=clients_for(tab)
+            ):
+                tab.events.append(event)
+                if isinstance(event, TurnFinished):
+                    tab.picks = list(event.items) or tab.picks
+                    profile, rows = panels(tab, user)
+                    yield (
+                        render_chat(tab.events),
+                        "",
+                        profile,
+                        rows,
+                        tab,
+                        tab.picks,
+                        export_file(tab),
+                    )
+                else:
+                    yield (
+                        render_chat(tab.events),
+                        "",
+                        gr.skip(),
+                        gr.skip(),
+                        tab,
+                        gr.skip(),
+                        gr.skip(),
+                    )
+        except RecteamError as exc:  # bad input, an unreachable model or store: a plain sentence
+            del tab.events[start:]
+            gr.Warning(str(exc))
+            history = render_chat(tab.events) + [
+                gr.ChatMessage(role="user", content=message),
+                gr.ChatMessage(role="assistant", content=f"⚠️ {exc}"),
+            ]
+            yield history, message, gr.skip(), gr.skip(), tab, gr.skip(), gr.skip()
+
+    async def feedback(
+        item_id: str, liked: bool, user: str, tab: TabSession | None
+    ) -> tuple[Any, ...]:
+        tab = tab or TabSession()
+        user = user.strip() or "guest"
+        try:
+            tab.events += await rec.feedback(user, tab.session_id, item_id, liked)
+        except RecteamError as exc:
+            gr.Warning(str(exc))
+        tab.picks = [p for p in tab.picks if p.id != item_id] if not liked else tab.picks
+        profile, _ = panels(tab, user)
+        return render_chat(tab.events), profile, tab, tab.picks, export_file(tab)
+
+    def forget(user: str, tab: TabSession | None) -> tuple[Any, ...]:
+        tab = tab or TabSession()
+        n = rec.forget(user.strip())
+        gr.Info(f"Deleted {n} memories of {user.strip()!r}.")
+        fresh = TabSession(models=tab.models)
+        profile, rows = panels(fresh, user)
+        return [], profile, rows, fresh, [], None, gr.update(visible=False)
+
+    def replay(path: str | None, tab: TabSession | None) -> tuple[Any, ...]:
+        if not path:
+            return gr.skip(), gr.skip()
+        try:
+            events = list(load_jsonl(Path(path)))
+        except (ValueError, OSError) as exc:
+            raise gr.Error(
+                f"That file is not a recteam trace export ({str(exc).splitlines()[0][:120]})."
+            ) from None
+        gr.Info(f"Replaying {len(events)} events from the export.")
+        return render_chat(events), candidate_rows(events)
+
+    def set_model(role: str):
+        def handler(model: str, tab: TabSession | None) -> TabSession:
+            tab = tab or TabSession()
+            tab.models[role] = model
+            return tab
+
+        return handler
+
+    with gr.Blocks(title="recteam", analytics_enabled=False) as demo:
+        tab_state = gr.State(None)  # a TabSession, created on the tab's first action
+        picks_state = gr.State([])
+        gr.Markdown(
+            "## 🎬 recteam · a team of agents finds your next film\nOpen any step to see what that agent read, thought, called and returned."
+        )
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(
+                    elem_id="chat",
+                    height=620,
+                    label="Chat",
+                    feedback_options=None,
+                    buttons=["copy"],
+                )
+                with gr.Row():
+                    message = gr.Textbox(
+                        elem_id="message",
+                        show_label=False,
+                        scale=5,
+                        autofocus=True,
+                        placeholder="e.g. something like Arrival but lighter, nothing before 2000, no horror",
+                    )
+                    send_btn = gr.Button("Send", elem_id="send", variant="primary", scale=1)
+                with gr.Column(elem_id="picks"):
+
+                    @gr.render(inputs=[picks_state, tab_state])
+                    def render_picks(picks: list[RecommendedItem], tab: TabSession | None) -> None:
+                        if not picks:
+                            gr.Markdown(
+                                "_Your picks will appear here, with 👍 / 👎 to tell the team._"
+                            )
+                            return
+                        gr.Markdown("**Your picks**: tell the team what you think")
+                        for pick in picks:
+                            with gr.Row(elem_classes="pick"):
+                                gr.Markdown(
+                                    f"**{pick.title}** ({pick.year}) · {', '.join(pick.genres[:3])}"
+                                )
+                                up = gr.Button(
+                                    "👍", elem_classes="like", size="sm", scale=0, min_width=50
+                                )
+                                down = gr.Button(
+                                    "👎", elem_classes="dislike", size="sm", scale=0, min_width=50
+                                )
+                                for button, liked in ((up, True), (down, False)):
+                                    button.click(
+                                        feedback,
+                                        inputs=[
+                                            gr.State(pick.id),
+                                            gr.State(liked),
+                                            user,
+                                            tab_state,
+                                        ],
+                                        outputs=[chat, profile, tab_state, picks_state, export],
+                                    )
+
+            with gr.Column(scale=2):
+                user = gr.Textbox(label="Your name (memory is kept per name)", elem_id="user")
+                with gr.Accordion("What the team remembers of you", open=True):
+                    profile = gr.Markdown(elem_id="profile")
+                with gr.Accordion("Candidate bus", open=False):
+                    candidates = gr.Dataframe(
+                        headers=CANDIDATE_HEADERS,
+                        elem_id="candidates",
+                        interactive=False,
+                        wrap=True,
+                    )
+                with gr.Accordion("Models per agent (this tab only)", open=False):
+                    choices = _model_choices(settings)
+                    for role in ROLES:
+                        dropdown = gr.Dropdown(
+                            choices=choices,
+                            value=settings.llm.for_agent(role).model,
+                            label=role,
+                            elem_id=f"model-{role}",
+                            allow_custom_value=False,
+                        )
+                        dropdown.change(
+                            set_model(role), inputs=[dropdown, tab_state], outputs=tab_state
+                        )
+                with gr.Accordion("Trace export and replay", open=False):
+                    export = gr.DownloadButton(
+                        "Download this session's trace (JSON lines)", elem_id="export", value=None
+                    )
+                    replay_file = gr.File(
+                        label="Open an exported trace to replay it",
+                        elem_id="replay-file",
+                        file_types=[".jsonl"],
+                    )
+                forget_btn = gr.Button("Forget me", elem_id="forget", variant="stop", size="sm")
+                confirm_btn = gr.Button(
+                    "Yes, delete everything the team remembers of me",
+                    elem_id="forget-confirm",
+                    variant="stop",
+                    visible=False,
+                )
+
+        outputs = [chat, message, profile, candidates, tab_state, picks_state, export]
+        limit = settings.ui.concurrency
+        send_btn.click(
+            send,
+            inputs=[message, user, tab_state],
+            outputs=outputs,
+            api_name="send",
+            concurrency_limit=limit,
+        )
+        message.submit(
+            send,
+            inputs=[message, user, tab_state],
+            outputs=outputs,
+            api_visibility="private",
+            concurrency_limit=limit,
+        )
+        forget_btn.click(lambda: gr.update(visible=True), outputs=confirm_btn)
+        confirm_btn.click(
+            forget,
+            inputs=[user, tab_state],
+            outputs=[chat, profile, candidates, tab_state, picks_state, export, confirm_btn],
+        )
+        replay_file.upload(replay, inputs=[replay_file, tab_state], outputs=[chat, candidates])
+        user.change(
+            lambda u: profile_markdown(rec.profile(u.strip() or "guest")),
+            inputs=user,
+            outputs=profile,
+        )
+
+        def on_load() -> tuple[str, str]:
+            name = f"guest-{uuid.uuid4().hex[:6]}"
+            return name, profile_markdown(rec.profile(name))
+
+        demo.load(on_load, outputs=[user, profile])
+
+        # A plain API for scripts (gradio_client): one feedback call without the picks panel.
+        api_item, api_liked = gr.Textbox(visible=False), gr.Checkbox(visible=False)
+        gr.Button(visible=False).click(
+            feedback,
+            inputs=[api_item, api_liked, user, tab_state],
+            outputs=[chat, profile, tab_state, picks_state, export],
+            api_name="feedback",
+        )
+    return demo

@@ -1,0 +1,221 @@
+"""Trace events -> what the browser shows. Pure functions, no Gradio wiring and no state: the
+chat (a turn as a collapsible group of agent steps, then the reply and a card per pick), the
+profile panel and the candidate bus. Unit-tested on hand-built events."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from gradio import ChatMessage
+from gradio.components.chatbot import MetadataDict
+
+from recteam.agents.messages import PreferenceProfile, RecommendedItem
+from recteam.agents.trace import (
+    MemoryAccess,
+    ModelNotice,
+    StepFinished,
+    StepOutput,
+    StepStarted,
+    StepThought,
+    ToolCalled,
+    ToolReturned,
+    TraceEvent,
+    TurnFinished,
+    TurnStarted,
+)
+
+__all__ = ["CANDIDATE_HEADERS", "candidate_rows", "item_cards", "profile_markdown", "render_chat"]
+
+ICONS = {
+    "manager": "🧭",
+    "user_analyst": "🧑",
+    "searcher": "🔎",
+    "item_analyst": "🧪",
+    "reflector": "🪞",
+    "responder": "💬",
+}
+CANDIDATE_HEADERS = ["#", "title", "year", "genres", "search score", "fit"]
+
+
+def _short(value: Any, limit: int = 400) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _code(text: str) -> str:
+    return "`" + text.replace("`", "'") + "`"
+
+
+class _Step:
+    def __init__(self, started: StepStarted) -> None:
+        self.started = started
+        self.lines: list[str] = []
+        self.finished: StepFinished | None = None
+
+    def add(self, event: TraceEvent) -> None:
+        if isinstance(event, StepThought):
+            self.lines.append(f"💭 {event.content}")
+        elif isinstance(event, ToolCalled):
+            self.lines.append(f"🛠️ **{event.tool}** {_code(_short(event.arguments, 300))}")
+        elif isinstance(event, ToolReturned):
+            self.lines.append(f"↩️ {event.duration_ms:.0f} ms: {_code(_short(event.result, 300))}")
+        elif isinstance(event, MemoryAccess):
+            self.lines.append(f"🗂️ memory {event.op} · {event.kind}: {event.summary}")
+        elif isinstance(event, ModelNotice):
+            self.lines.append(f"⚠️ **{event.kind}**: {event.detail}")
+        elif isinstance(event, StepOutput):
+            self.lines.append(f"📤 {event.payload_type}: {_code(_short(event.payload, 300))}")
+        elif isinstance(event, StepFinished):
+            self.finished = event
+
+    def message(self, parent: str) -> ChatMessage:
+        s, f = self.started, self.finished
+        log = s.model if s.model != "offline" else "offline policy"
+        if f is not None and f.llm_calls:
+            log += f" · {f.prompt_tokens}+{f.completion_tokens} tokens · ${f.cost:.4f}"
+        if f is not None and f.status == "failed":
+            log += " · failed"
+        metadata: MetadataDict = {
+            "title": f"{ICONS.get(s.agent, '•')} {s.agent} · {s.title}",
+            "id": s.step_id,
+            "parent_id": parent,
+            "status": "done" if f else "pending",
+            "log": log,
+        }
+        if f is not None:
+            metadata["duration"] = round(f.duration_ms / 1000, 3)
+        return ChatMessage(
+            role="assistant", content="\n\n".join(self.lines) or "…", metadata=metadata
+        )
+
+
+def item_cards(items: Sequence[RecommendedItem]) -> str:
+    """A card per pick: title, year, genres and why it fits (HTML; every value escaped)."""
+    cards = []
+    for item in items:
+        genres = "".join(f'<span class="rt-genre">{html.escape(g)}</span>' for g in item.genres[:4])
+        cards.append(
+            f'<div class="rt-card"><div class="rt-card-title"><b>{html.escape(item.title)}</b>'
+            f' <span class="rt-year">({item.year or "?"})</span></div>'
+            f'<div class="rt-genres">{genres}</div>'
+            f'<div class="rt-why">{html.escape(item.reason)}</div></div>'
+        )
+    return f'<div class="rt-cards">{"".join(cards)}</div>'
+
+
+def _reply_text(done: TurnFinished) -> str:
+    text = done.reply
+    if done.items:
+        # The cards show each pick; drop the reply's own bullet list of them.
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("- **"))
+    if done.error:
+        text += f"\n\n⚠️ {done.error}"
+    return text
+
+
+def render_chat(events: Iterable[TraceEvent]) -> list[ChatMessage]:
+    """Every turn in `events`: the user's message, a group of agent steps, the reply."""
+    messages: list[ChatMessage] = []
+    steps: dict[str, _Step] = {}
+    group: ChatMessage | None = None
+    group_steps: list[_Step] = []
+
+    def close_group(done: TurnFinished | None) -> None:
+        nonlocal group
+        if group is None:
+            return
+        messages.extend(s.message(str(group.metadata["id"])) for s in group_steps)
+        if done is not None:
+            calls = f" · {done.llm_calls} LLM calls · ${done.cost:.4f}" if done.llm_calls else ""
+            group.metadata.update(
+                {
+                    "status": "done",
+                    "duration": round(done.duration_ms / 1000, 3),
+                    "log": f"{done.act}{calls}",
+                }
+            )
+        group = None
+        group_steps.clear()
+
+    for event in events:
+        if isinstance(event, TurnStarted):
+            close_group(None)
+            messages.append(ChatMessage(role="user", content=event.message))
+            group = ChatMessage(
+                role="assistant",
+                content="",
+                metadata={
+                    "title": "🤝 The team at work",
+                    "id": f"turn-{event.session_id}-{event.turn}",
+                    "status": "pending",
+                },
+            )
+            messages.append(group)
+        elif isinstance(event, StepStarted):
+            if group is None:  # feedback outside a turn: a group of its own
+                group = ChatMessage(
+                    role="assistant",
+                    content="",
+                    metadata={
+                        "title": "📝 Feedback noted",
+                        "id": f"fb-{event.step_id}",
+                        "status": "done",
+                    },
+                )
+                messages.append(group)
+            steps[event.step_id] = _Step(event)
+            group_steps.append(steps[event.step_id])
+        elif isinstance(event, TurnFinished):
+            close_group(event)
+            messages.append(ChatMessage(role="assistant", content=_reply_text(event)))
+            if event.items:
+                messages.append(ChatMessage(role="assistant", content=item_cards(event.items)))
+        elif (step_id := getattr(event, "step_id", None)) in steps:
+            steps[step_id].add(event)
+    close_group(None)
+    return messages
+
+
+def candidate_rows(events: Iterable[TraceEvent]) -> list[list[Any]]:
+    """The latest candidate bus, with the item analyst's fit where it judged the item."""
+    bus: list[dict[str, Any]] = []
+    fit: dict[str, float] = {}
+    for event in events:
+        if isinstance(event, StepOutput) and event.payload_type == "CandidateBus":
+            bus, fit = event.payload.get("candidates", []), {}
+        elif isinstance(event, StepOutput) and event.payload_type == "ItemAnalyses":
+            fit = {a["item_id"]: a["fit"] for a in event.payload.get("analyses", [])}
+    return [
+        [
+            c["rank"],
+            c["item"]["title"],
+            c["item"].get("year"),
+            ", ".join(c.get("genres", [])[:3]),
+            round(c.get("score", 0.0), 4),
+            fit.get(c["item"]["id"], ""),
+        ]
+        for c in bus
+    ]
+
+
+def profile_markdown(profile: PreferenceProfile) -> str:
+    c = profile.constraints
+    rows = [
+        ("👍 likes", ", ".join(i.label for i in profile.likes)),
+        ("👎 dislikes", ", ".join(i.label for i in profile.dislikes)),
+        ("🎭 genres wanted", ", ".join([*c.genres, *profile.liked_genres])),
+        ("🚫 genres ruled out", ", ".join(c.exclude_genres)),
+        ("✨ wants", ", ".join(profile.wants)),
+        ("🙅 avoids", ", ".join(profile.avoids)),
+        ("⭐ people liked", ", ".join([*profile.liked_people, *c.people])),
+        (
+            "📅 years",
+            f"{c.year_min or '…'} – {c.year_max or '…'}" if c.year_min or c.year_max else "",
+        ),
+        ("👀 seen / ruled out", ", ".join(i.label for i in c.exclude_items)),
+    ]
+    shown = [f"**{k}**: {html.escape(v)}" for k, v in rows if v]
+    return "\n\n".join(shown) if shown else "_Nothing known yet: tell the team what you like._"

@@ -1,0 +1,218 @@
+"""ui/render.py on hand-built events: what a person sees for each kind of event."""
+
+from __future__ import annotations
+
+from recteam.agents.messages import ItemRef, PreferenceProfile, RecommendedItem
+from recteam.agents.trace import (
+    MemoryAccess,
+    ModelNotice,
+    StepFinished,
+    StepOutput,
+    StepStarted,
+    StepThought,
+    ToolCalled,
+    ToolReturned,
+    TurnFinished,
+    TurnStarted,
+)
+from recteam.ui.render import candidate_rows, item_cards, profile_markdown, render_chat
+
+S = {"session_id": "s", "turn": 1}
+ARRIVAL = RecommendedItem(
+    id="arrival|2016",
+    title="Arrival",
+    year=2016,
+    genres=["Drama", "Science Fiction"],
+    reason="Quiet, hopeful <first contact>.",
+)
+
+
+def turn_events(finished: bool = True) -> list:
+    events = [
+        TurnStarted(**S, user_id="ana", message="something like Contact"),
+        StepStarted(
+            **S, agent="searcher", step_id="a1", title="searching the catalog", model="offline"
+        ),
+        ToolCalled(
+            **S,
+            agent="searcher",
+            step_id="a1",
+            tool="search_catalog",
+            arguments={"like_ids": ["contact|1997"]},
+        ),
+        StepStarted(
+            **S,
+            agent="responder",
+            step_id="b2",
+            title="writing the reply",
+            model="openai/gpt-4o-mini",
+        ),
+        ToolReturned(
+            **S,
+            agent="searcher",
+            step_id="a1",
+            tool="search_catalog",
+            result=["Arrival (2016) 0.031"],
+            duration_ms=4.2,
+        ),
+        MemoryAccess(
+            **S, agent="searcher", step_id="a1", op="read", kind="items", summary="facts of Contact"
+        ),
+        StepThought(**S, agent="searcher", step_id="a1", content="20 candidates"),
+        StepOutput(
+            **S,
+            agent="searcher",
+            step_id="a1",
+            payload_type="CandidateBus",
+            payload={
+                "candidates": [
+                    {
+                        "item": {"id": "arrival|2016", "title": "Arrival", "year": 2016},
+                        "genres": ["Drama"],
+                        "score": 0.0312,
+                        "rank": 1,
+                    }
+                ]
+            },
+        ),
+        StepFinished(**S, agent="searcher", step_id="a1", status="done", duration_ms=12.0),
+        ModelNotice(**S, agent="responder", step_id="b2", kind="retry", detail="429 rate limited"),
+    ]
+    if finished:
+        events += [
+            StepFinished(
+                **S,
+                agent="responder",
+                step_id="b2",
+                status="done",
+                duration_ms=800.0,
+                llm_calls=1,
+                prompt_tokens=120,
+                completion_tokens=40,
+                cost=0.0012,
+                model="openai/gpt-4o-mini",
+            ),
+            TurnFinished(
+                **S,
+                act="RECOMMEND",
+                reply="Here is a pick:\n- **Arrival** (2016), drama: why",
+                items=[ARRIVAL],
+                duration_ms=850.0,
+                llm_calls=1,
+                cost=0.0012,
+            ),
+        ]
+    return events
+
+
+def test_a_turn_is_the_user_message_a_group_of_steps_and_the_reply() -> None:
+    messages = render_chat(turn_events())
+    assert messages[0].role == "user" and messages[0].content == "something like Contact"
+    group = messages[1].metadata
+    assert (
+        group["status"] == "done"
+        and group["duration"] == 0.85
+        and "RECOMMEND · 1 LLM calls" in group["log"]
+    )
+    searcher, responder = messages[2], messages[3]
+    assert searcher.metadata["parent_id"] == responder.metadata["parent_id"] == group["id"]
+    assert searcher.metadata["title"] == "🔎 searcher · searching the catalog"
+    assert searcher.metadata["status"] == "done" and searcher.metadata["duration"] == 0.012
+    body = str(searcher.content)
+    for part in (
+        "search_catalog",
+        "contact|1997",
+        "Arrival (2016) 0.031",
+        "memory read · items",
+        "💭 20 candidates",
+        "CandidateBus",
+    ):
+        assert part in body
+    assert "⚠️ **retry**: 429 rate limited" in str(responder.content)
+    assert responder.metadata["log"] == "openai/gpt-4o-mini · 120+40 tokens · $0.0012"
+    reply, cards = messages[4], messages[5]
+    assert "Here is a pick:" in str(reply.content) and "- **Arrival**" not in str(
+        reply.content
+    )  # the card shows it
+    assert "<b>Arrival</b>" in str(cards.content) and "Science Fiction" in str(cards.content)
+
+
+def test_a_turn_in_progress_shows_pending_steps() -> None:
+    messages = render_chat(turn_events(finished=False))
+    assert messages[1].metadata["status"] == "pending"
+    assert [m.metadata.get("status") for m in messages[2:]] == ["done", "pending"]
+    assert len(messages) == 4  # no reply yet
+
+
+def test_cards_escape_catalog_text() -> None:
+    html = item_cards([ARRIVAL])
+    assert "&lt;first contact&gt;" in html and "<first contact>" not in html
+
+
+def test_feedback_steps_outside_a_turn_get_their_own_group() -> None:
+    events = [
+        StepStarted(
+            **S,
+            agent="user_analyst",
+            step_id="f1",
+            title="disliked: Gravity (2013)",
+            model="offline",
+        ),
+        MemoryAccess(
+            **S,
+            agent="user_analyst",
+            step_id="f1",
+            op="write",
+            kind="feedback",
+            summary="disliked Gravity (2013)",
+        ),
+        StepFinished(**S, agent="user_analyst", step_id="f1", status="done", duration_ms=3.0),
+    ]
+    group, step = render_chat(events)
+    assert (
+        group.metadata["title"] == "📝 Feedback noted"
+        and step.metadata["parent_id"] == group.metadata["id"]
+    )
+    assert "disliked Gravity" in str(step.content)
+
+
+def test_an_error_reaches_the_reply_as_a_sentence() -> None:
+    events = [
+        TurnStarted(**S, user_id="ana", message="hi"),
+        TurnFinished(
+            **S,
+            act="CHAT",
+            reply="Sorry, something went wrong.",
+            duration_ms=5.0,
+            error="the store is unavailable",
+        ),
+    ]
+    assert "⚠️ the store is unavailable" in str(render_chat(events)[-1].content)
+
+
+def test_candidate_rows_take_the_latest_bus_and_the_fit() -> None:
+    events = turn_events() + [
+        StepOutput(
+            **S,
+            agent="item_analyst",
+            step_id="c3",
+            payload_type="ItemAnalyses",
+            payload={
+                "analyses": [{"item_id": "arrival|2016", "fit": 0.82}],
+                "draft": ["arrival|2016"],
+            },
+        ),
+    ]
+    assert candidate_rows(events) == [[1, "Arrival", 2016, "Drama", 0.0312, 0.82]]
+
+
+def test_profile_panel_shows_only_what_is_known() -> None:
+    assert "Nothing known yet" in profile_markdown(PreferenceProfile(user_id="x"))
+    p = PreferenceProfile(
+        user_id="x", likes=[ItemRef(id="heat|1995", title="Heat", year=1995)], wants=["light"]
+    )
+    p.constraints.exclude_genres = ["Horror"]
+    p.constraints.year_min = 2000
+    text = profile_markdown(p)
+    assert "Heat (1995)" in text and "light" in text and "Horror" in text and "2000 – …" in text
+    assert "dislikes" not in text
