@@ -45,3 +45,16 @@ def test_embedded_catalog_persists_across_a_restart(tmp_path: Path, embedder) ->
     with open_store(settings, embedder) as second:
         assert second.catalog.count() == 62
         assert second.catalog.resolve_title("Arrival").year == 2016
+
+
+def test_a_server_that_stops_answering_is_a_plain_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qdrant_client.http.exceptions import ResponseHandlingException
+
+    backend = open_backend(MemorySettings(backend="server", url=":memory:"))
+
+    def down(*args, **kwargs):
+        raise ResponseHandlingException(ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(backend.client, "get_collections", down)  # type: ignore[attr-defined]
+    with pytest.raises(StoreUnavailableError, match=r"stopped answering.*memory.url"):
+        backend.list_collections()

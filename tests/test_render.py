@@ -216,3 +216,27 @@ def test_profile_panel_shows_only_what_is_known() -> None:
     text = profile_markdown(p)
     assert "Heat (1995)" in text and "light" in text and "Horror" in text and "2000 – …" in text
     assert "dislikes" not in text
+
+
+def test_a_role_that_fell_back_is_said_in_the_reply() -> None:
+    events = [
+        TurnStarted(**S, user_id="ana", message="hi"),
+        StepStarted(
+            **S, agent="manager", step_id="m1", title="planning the turn", model="openai/x"
+        ),
+        ModelNotice(
+            **S,
+            agent="manager",
+            step_id="m1",
+            kind="offline_fallback",
+            detail="openai/x gave no usable answer (could not reach http://localhost:1; change llm.api_base)",
+        ),
+        StepFinished(**S, agent="manager", step_id="m1", status="done", duration_ms=3.0),
+        TurnFinished(**S, act="ASK", reply="Which genre?", duration_ms=5.0),
+    ]
+    reply = str(render_chat(events)[-1].content)
+    assert (
+        reply.startswith("Which genre?")
+        and "⚠️ manager: openai/x gave no usable answer" in reply
+        and "llm.api_base" in reply
+    )

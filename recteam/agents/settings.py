@@ -26,3 +26,8 @@ class TeamSettings(BaseModel):
     history_turns: int = Field(
         default=8, ge=0, le=100, description="Dialogue turns shown to LLM roles."
     )
+    turn_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds a turn may take before it is stopped with a message (never an endless spinner).",
+    )

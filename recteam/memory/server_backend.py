@@ -3,13 +3,17 @@ who outgrow one machine. URL ':memory:' runs qdrant-client's in-process mode (te
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+import httpx
 
 import numpy as np
 from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from recteam.errors import StoreUnavailableError
 from recteam.memory.backend import (
@@ -81,6 +85,39 @@ def _scoring(r: Retriever) -> Any:
             strategy=models.RecommendStrategy.BEST_SCORE,
         )
     )
+
+
+_CALLS = (
+    "list_collections",
+    "create_collection",
+    "drop_collection",
+    "get_alias",
+    "set_alias",
+    "upsert",
+    "delete",
+    "retrieve",
+    "scroll",
+    "count",
+    "query",
+    "filter_only",
+)
+
+
+def _plainly(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A server that stops answering mid-session becomes one sentence naming memory.url,
+    whichever of qdrant-client's transport errors (HTTP, gRPC, timeouts) says so."""
+
+    @functools.wraps(method)
+    def call(self: ServerBackend, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (ResponseHandlingException, UnexpectedResponse, httpx.HTTPError, OSError) as exc:
+            raise StoreUnavailableError(
+                f"the Qdrant server at {self.url} stopped answering ({type(exc).__name__}: {str(exc)[:120]}); "
+                "check that it is running, or change memory.url"
+            ) from exc
+
+    return call
 
 
 class ServerBackend(VectorBackend):
@@ -263,3 +300,7 @@ class ServerBackend(VectorBackend):
 
     def close(self) -> None:
         self.client.close()
+
+
+for _name in _CALLS:
+    setattr(ServerBackend, _name, _plainly(getattr(ServerBackend, _name)))

@@ -53,6 +53,7 @@ class _Step:
     def __init__(self, started: StepStarted) -> None:
         self.started = started
         self.lines: list[str] = []
+        self.fallbacks: list[ModelNotice] = []
         self.finished: StepFinished | None = None
 
     def add(self, event: TraceEvent) -> None:
@@ -66,6 +67,8 @@ class _Step:
             self.lines.append(f"🗂️ memory {event.op} · {event.kind}: {event.summary}")
         elif isinstance(event, ModelNotice):
             self.lines.append(f"⚠️ **{event.kind}**: {event.detail}")
+            if event.kind == "offline_fallback":
+                self.fallbacks.append(event)
         elif isinstance(event, StepOutput):
             self.lines.append(f"📤 {event.payload_type}: {_code(_short(event.payload, 300))}")
         elif isinstance(event, StepFinished):
@@ -106,11 +109,14 @@ def item_cards(items: Sequence[RecommendedItem]) -> str:
     return f'<div class="rt-cards">{"".join(cards)}</div>'
 
 
-def _reply_text(done: TurnFinished) -> str:
+def _reply_text(done: TurnFinished, fallbacks: Sequence[ModelNotice]) -> str:
     text = done.reply
     if done.items:
         # The cards show each pick; drop the reply's own bullet list of them.
         text = "\n".join(line for line in text.splitlines() if not line.startswith("- **"))
+    # A model that failed is said in the reply too, not only inside a collapsed step.
+    for notice in fallbacks:
+        text += f"\n\n⚠️ {notice.agent}: {notice.detail}"
     if done.error:
         text += f"\n\n⚠️ {done.error}"
     return text
@@ -169,8 +175,9 @@ def render_chat(events: Iterable[TraceEvent]) -> list[ChatMessage]:
             steps[event.step_id] = _Step(event)
             group_steps.append(steps[event.step_id])
         elif isinstance(event, TurnFinished):
+            fallbacks = [n for st in group_steps for n in st.fallbacks]
             close_group(event)
-            messages.append(ChatMessage(role="assistant", content=_reply_text(event)))
+            messages.append(ChatMessage(role="assistant", content=_reply_text(event, fallbacks)))
             if event.items:
                 messages.append(ChatMessage(role="assistant", content=item_cards(event.items)))
         elif (step_id := getattr(event, "step_id", None)) in steps:
