@@ -21,7 +21,8 @@ $(CURDIR)/.tools/bin/uv:
 run: install  ## prepare the embedded store on first run, then serve the chat on http://127.0.0.1:7860
 	$(RUN) recteam serve
 
-test: install  ## the whole suite
+test: install  ## the whole suite (installs Debian's Chromium for the browser test when missing)
+	bash scripts/ensure_browser.sh
 	$(RUN) pytest
 
 lint: install  ## ruff (lint + format check) and mypy

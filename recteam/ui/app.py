@@ -14,14 +14,25 @@ from typing import Any
 import gradio as gr
 
 from recteam.agents.messages import ROLES, RecommendedItem
-from recteam.agents.trace import TraceEvent, TurnFinished, dump_jsonl, load_jsonl
+from recteam.agents.trace import (
+    ModelNotice,
+    StepFinished,
+    StepStarted,
+    TraceEvent,
+    TurnFinished,
+    TurnStarted,
+    dump_jsonl,
+    load_jsonl,
+)
 from recteam.errors import RecteamError
 from recteam.orchestration.session import Recommender, build_role_clients
 from recteam.orchestration.settings import Settings
 from recteam.orchestration.team import RoleClients
 from recteam.ui.render import CANDIDATE_HEADERS, candidate_rows, profile_markdown, render_chat
 
-__all__ = ["build_app"]
+__all__ = ["CSS", "build_app"]
+
+VISIBLE_CHANGES = (TurnStarted, StepStarted, StepFinished, ModelNotice)
 
 CSS = """
 .rt-cards {display: flex; flex-wrap: wrap; gap: 10px;}
@@ -101,7 +112,9 @@ def build_app(rec: Recommender, settings: Settings) -> gr.Blocks:
                         tab.picks,
                         export_file(tab),
                     )
-                else:
+                elif isinstance(event, VISIBLE_CHANGES):
+                    # A redraw per step start and end (not per thought or tool call): the page
+                    # shows progress without re-sending the whole chat two dozen times a turn.
                     yield (
                         render_chat(tab.events),
                         "",

@@ -213,11 +213,14 @@ def profile_markdown(profile: PreferenceProfile) -> str:
     rows = [
         ("👍 likes", ", ".join(i.label for i in profile.likes)),
         ("👎 dislikes", ", ".join(i.label for i in profile.dislikes)),
-        ("🎭 genres wanted", ", ".join([*c.genres, *profile.liked_genres])),
+        (
+            "🎭 genres wanted",
+            ", ".join(dict.fromkeys(g.lower() for g in [*c.genres, *profile.liked_genres])),
+        ),
         ("🚫 genres ruled out", ", ".join(c.exclude_genres)),
         ("✨ wants", ", ".join(profile.wants)),
         ("🙅 avoids", ", ".join(profile.avoids)),
-        ("⭐ people liked", ", ".join([*profile.liked_people, *c.people])),
+        ("⭐ people liked", ", ".join(dict.fromkeys([*profile.liked_people, *c.people]))),
         (
             "📅 years",
             f"{c.year_min or '…'} – {c.year_max or '…'}" if c.year_min or c.year_max else "",
