@@ -195,3 +195,11 @@ async def test_a_rate_limited_model_is_retried_through_litellm_http(
     manager = next(s for s in steps(events) if s.agent == "manager")
     assert manager.llm_calls == 1 and manager.model == "openai/stub-model"
     assert llm_stub.requests[-1].body["response_format"] == {"type": "json_object"}
+
+
+async def test_a_turn_that_takes_too_long_ends_with_a_sentence(films_store: MemoryStore) -> None:
+    clients = scripted(delay=5.0, manager=[PLAN_RECOMMEND])
+    rec = Recommender(films_store, LLMSettings(), TeamSettings(turn_timeout=0.3), clients=clients)
+    done = finished(await turn(rec, "gus", "a crime film"))
+    assert done.error and "team.turn_timeout" in done.error
+    assert done.reply.startswith("Sorry, something went wrong")

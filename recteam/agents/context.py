@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from recteam.agents.messages import (
+    Act,
     Candidate,
     Critique,
     DialogueTurn,
@@ -19,6 +20,7 @@ from recteam.agents.messages import (
 )
 from recteam.agents.settings import TeamSettings
 from recteam.agents.tracer import TurnTracer
+from recteam.memory.cooccurrence import CoMentionTable
 from recteam.memory.store import MemoryStore
 from recteam.memory.user_memory import MemoryRecord
 
@@ -43,6 +45,8 @@ class TurnContext:
     profile_before: PreferenceProfile | None = None  # as memory held it before this turn
     lessons: list[MemoryRecord] = field(default_factory=list)  # strategy-level reflections
     session_recommended: list[ItemRef] = field(default_factory=list)  # earlier in this session
+    comentions: CoMentionTable | None = None  # item-to-item co-mention counts, when configured
+    requested_act: Act | None = None  # the caller's act for this turn (the manager obeys)
     # filled by the roles -------------------------------------------------------------------------
     understanding: Any = (
         None  # the offline reading of the message (agents/offline), cached per turn

@@ -1,6 +1,7 @@
 """Manager (planner): chooses this turn's act, ASK / RECOMMEND / ANSWER / CHAT, and the specialists.
 
-Reads:  the message, the profile as memory held it, the dialogue, reflective lessons (memory).
+Reads:  the message, the profile as memory held it, the dialogue, reflective lessons (memory),
+        and ctx.requested_act: an act the caller asked for is taken as is, with no judgement.
 Writes: ctx.plan (a typed Plan, never free text).
 Tools:  none.
 Runs concurrently with the user analyst: it reads the offline understanding of the message
@@ -37,8 +38,24 @@ def _lesson_advice(ctx: TurnContext) -> str | None:
     return str(ctx.lessons[0].data.get("advice")) if ctx.lessons else None
 
 
+def _requested(ctx: TurnContext, step: StepTrace) -> Plan | None:
+    if ctx.requested_act is None or (
+        ctx.requested_act == "ANSWER" and not ctx.understand().asked_about
+    ):
+        return None
+    plan = Plan(act=ctx.requested_act, rationale=f"the caller asked for {ctx.requested_act}")
+    if plan.act == "ANSWER":
+        plan.about_item = ctx.understand().asked_about
+    plan.specialists = specialists_for(plan.act)
+    step.thought(plan.rationale)
+    ctx.plan = plan
+    return plan
+
+
 async def offline(ctx: TurnContext, step: StepTrace) -> Plan:
     assert ctx.profile_before is not None
+    if (plan := _requested(ctx, step)) is not None:
+        return plan
     u = ctx.understand()
     after = u.to_profile_update(ctx.profile_before)
     if ctx.lessons:
@@ -104,6 +121,8 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Plan:
 
 async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -> Plan:
     assert ctx.profile_before is not None
+    if (plan := _requested(ctx, step)) is not None:
+        return plan
     u = ctx.understand()
     if ctx.lessons:
         step.memory(

@@ -4,7 +4,9 @@ Reads:  the profile (hard constraints, likes, dislikes, wants), the message, ite
         earlier in the session and items the reflector struck this turn.
 Writes: ctx.candidates (the candidate bus).
 Tools:  search_catalog (ItemCatalog.search: dense + BM25 + liked-item examples fused with RRF,
-        hard constraints as engine filters).
+        hard constraints as engine filters); when a co-mention table is configured
+        (ctx.comentions), the items most often named with the liked, seen and already
+        recommended ones, under the same constraints, fused with the search results as one more ranked list.
 The query is built from the typed profile in code, with or without an LLM configured: a search
 request is a data structure, and writing it needs no model call on the critical path.
 """
@@ -24,9 +26,13 @@ from recteam.agents.messages import Candidate, CandidateBus, ItemRef, Preference
 from recteam.agents.offline.text import tokenize
 from recteam.agents.tracer import StepTrace
 from recteam.errors import NotFoundError
+from recteam.memory.backend import HasIds, Where
 from recteam.memory.catalog import SearchRequest, SearchResult
+from recteam.memory.items import CatalogItem, point_id
 
 __all__ = ["SEARCHER", "build_request"]
+
+COMENTION_WEIGHT = 1.0  # of the co-mention list against the search's own fused ranking
 
 
 def topic_words(ctx: TurnContext) -> list[str]:
@@ -84,6 +90,40 @@ def _candidate(rank: int, r: SearchResult) -> Candidate:
     )
 
 
+def _with_comentions(
+    ctx: TurnContext, step: StepTrace, request: SearchRequest, results: list[SearchResult]
+) -> list[SearchResult]:
+    """Fuses the search results with the items named alongside the liked, seen and already
+    recommended ones (reciprocal rank fusion); co-mentioned items pass the same hard filters."""
+    assert ctx.comentions is not None and ctx.profile is not None
+    p = ctx.profile
+    seeds = [i.id for i in [*ctx.session_recommended, *p.constraints.exclude_items, *p.likes]]
+    seeds = [s for s in dict.fromkeys(seeds) if s not in set(request.dislike_ids)]
+    limit = request.limit or len(results)
+    related = ctx.comentions.related(seeds, limit=2 * limit, exclude=request.exclude_ids)
+    if not related:
+        return results
+    catalog, name = ctx.store.catalog, ctx.store.catalog.collection
+    assert name is not None
+    ids = [point_id(i) for i, _ in related]
+    where = catalog.constraints(request).and_(Where(must=(HasIds(tuple(ids)),)))
+    allowed = {
+        h.payload["item_id"]: h for h in ctx.store.backend.filter_only(name, where, len(ids))
+    }
+    k = catalog.settings.rrf_k
+    fused: dict[str, float] = {}
+    items = {r.item.id: r.item for r in results}
+    for rank, r in enumerate(results):
+        fused[r.item.id] = 1 / (k + rank + 1)
+    for rank, (item_id, _) in enumerate(i for i in related if i[0] in allowed):
+        fused[item_id] = fused.get(item_id, 0.0) + COMENTION_WEIGHT / (k + rank + 1)
+        items.setdefault(item_id, CatalogItem.from_payload(allowed[item_id].payload))
+    ranked = sorted(fused, key=lambda i: -fused[i])[:limit]
+    added = sum(1 for i in ranked if i not in {r.item.id for r in results})
+    step.thought(f"Co-mentions with {len(seeds)} film(s) added {added} candidate(s).")
+    return [SearchResult(items[i], fused[i]) for i in ranked]
+
+
 class SearchQuery(BaseModel):
     query: str = Field(max_length=300)
 
@@ -99,6 +139,8 @@ async def _search(ctx: TurnContext, step: StepTrace, request: SearchRequest) -> 
     step.tool_returned(
         "search_catalog", [f"{r.item.label} {r.score:.3f}" for r in results], started
     )
+    if ctx.comentions is not None:
+        results = await asyncio.to_thread(_with_comentions, ctx, step, request, results)
     ctx.candidates = [_candidate(rank, r) for rank, r in enumerate(results, start=1)]
     return CandidateBus(candidates=ctx.candidates)
 

@@ -15,9 +15,12 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from autogen_core import CancellationToken
+
 from recteam.agents.context import TurnContext
 from recteam.agents.messages import (
     ROLES,
+    Act,
     DialogueTurn,
     ItemRef,
     PreferenceProfile,
@@ -31,7 +34,8 @@ from recteam.agents.settings import TeamSettings
 from recteam.agents.trace import TraceEvent, TurnFinished, TurnStarted
 from recteam.agents.tracer import TurnTracer, current_step
 from recteam.agents.user_analyst import profile_record_id, save_profile
-from recteam.errors import InputError
+from recteam.errors import InputError, RecteamError
+from recteam.memory.cooccurrence import CoMentionTable
 from recteam.memory.store import MemoryStore
 from recteam.memory.user_memory import MemoryRecord
 from recteam.orchestration.llm_settings import OFFLINE, LLMSettings
@@ -92,8 +96,10 @@ class Recommender:
         llm: LLMSettings,
         team: TeamSettings,
         clients: RoleClients | None = None,
+        comentions: CoMentionTable | None = None,
     ) -> None:
         self.store = store
+        self.comentions = comentions  # item-to-item signal for the searcher, when configured
         self.llm = llm
         self.team_settings = team
         self.linker = EntityLinker.from_items(store.catalog.iter_items())
@@ -124,8 +130,10 @@ class Recommender:
         message: str,
         session_id: str | None = None,
         clients: RoleClients | None = None,
+        act: Act | None = None,
     ) -> AsyncIterator[TraceEvent]:
-        """Runs one turn; `clients` overrides the model of some roles for this turn only."""
+        """Runs one turn; `clients` overrides the model of some roles for this turn only;
+        `act` makes the manager take that act (an evaluation asking for a recommendation)."""
         text = _check_input(user_id, message)
         session_id = session_id or uuid.uuid4().hex[:12]
         started = time.perf_counter()
@@ -150,6 +158,8 @@ class Recommender:
             dialogue=dialogue,
             profile_before=await asyncio.to_thread(self.profile, user_id),
             session_recommended=recommended,
+            comentions=self.comentions,
+            requested_act=act,
         )
         error: str | None = None
         try:
@@ -162,13 +172,18 @@ class Recommender:
             while (event := await queue.get()) is not None:
                 yield event
             await run
+        except RecteamError as exc:  # already a sentence naming the cause and the setting
+            error = str(exc)
+        except TimeoutError as exc:
+            error = str(exc)
         except Exception as exc:  # a turn never crashes the session: the user gets a sentence
-            error = f"{type(exc).__name__}: {exc}"
+            error = f"an internal error stopped this turn ({type(exc).__name__}: {str(exc)[:200]})"
         while not queue.empty():
             event = queue.get_nowait()
             if event is not None:
                 yield event
-        reply = ctx.reply or Reply(
+        # After an error the draft reply, if any, may be half-checked: say what went wrong instead.
+        reply = (ctx.reply if error is None else None) or Reply(
             act="CHAT",
             text=f"Sorry, something went wrong on my side ({error or 'no reply was written'}). Please try again.",
         )
@@ -215,8 +230,19 @@ class Recommender:
         return events
 
     async def _run_team(self, team: Any, text: str, queue: asyncio.Queue[Any]) -> None:
-        try:
-            await team.run(task=text)
+        try:  # the end marker goes out whatever happens, or run_turn would wait forever
+            timeout = self.team_settings.turn_timeout
+            token = CancellationToken()
+            run = asyncio.ensure_future(team.run(task=text, cancellation_token=token))
+            done, _ = await asyncio.wait({run}, timeout=timeout)
+            if not done:
+                # Stop the agents too: a step finishing late must not write memory or a reply.
+                token.cancel()
+                run.cancel()
+                raise TimeoutError(
+                    f"the turn took longer than {timeout:g} s and was stopped (team.turn_timeout)"
+                )
+            run.result()
         finally:
             queue.put_nowait(None)
 

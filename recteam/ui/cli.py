@@ -300,7 +300,8 @@ def info() -> None:
     console.print(f"catalog:   {store.catalog.count():,} items")
 
 
-from recteam.ui import cli_chat  # noqa: E402, F401 - registers `chat` and `ask` on the app
+# The subcommand modules register themselves on `app`; imported last because they import it.
+from recteam.ui import cli_chat, cli_eval  # noqa: E402, F401
 
 
 def main() -> None:

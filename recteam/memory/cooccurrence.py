@@ -1,0 +1,87 @@
+"""Item-to-item co-mention counts: how often two items were named in the same conversation.
+
+Built from dialogues (each a set of item ids), queried by the items a user liked or named: the
+items most often named alongside them come first, weighted so that an item everybody names does
+not top every list (counts over the seed's own count, lifted by each partner's count to the power
+`damping`). Also holds per-item mention counts, a popularity prior from the same dialogues.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+__all__ = ["CoMentionTable"]
+
+
+class CoMentionTable:
+    def __init__(self, damping: float = 0.0) -> None:
+        self.damping = damping
+        self.mentions: Counter[str] = Counter()  # dialogues naming the item
+        self.pairs: dict[str, Counter[str]] = defaultdict(Counter)
+
+    @classmethod
+    def from_dialogues(
+        cls, dialogues: Iterable[Iterable[str]], damping: float = 0.0
+    ) -> CoMentionTable:
+        table = cls(damping)
+        for items in dialogues:
+            table.add(items)
+        return table
+
+    def add(self, items: Iterable[str]) -> None:
+        """Counts one dialogue: each item once, each unordered pair once."""
+        unique = sorted(set(items))
+        self.mentions.update(unique)
+        for a in unique:
+            row = self.pairs[a]
+            for b in unique:
+                if b != a:
+                    row[b] += 1
+
+    def __len__(self) -> int:
+        return len(self.mentions)
+
+    def related(
+        self, seeds: Sequence[str], limit: int = 100, exclude: Iterable[str] = ()
+    ) -> list[tuple[str, float]]:
+        """Items named with `seeds`, best first, as (item id, score). Later seeds (the most
+        recent in a conversation) weigh a little more; the seeds themselves are left out."""
+        skip = set(seeds) | set(exclude)
+        scores: dict[str, float] = defaultdict(float)
+        for position, seed in enumerate(seeds):
+            row = self.pairs.get(seed)
+            if not row:
+                continue
+            recency = 1.0 + 0.25 * position / max(len(seeds) - 1, 1)
+            norm = recency / math.sqrt(self.mentions[seed])
+            for other, n in row.items():
+                if other not in skip:
+                    scores[other] += norm * n / self.mentions[other] ** self.damping
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        return ranked[:limit]
+
+    def popular(self, limit: int = 100, exclude: Iterable[str] = ()) -> list[tuple[str, int]]:
+        skip = set(exclude)
+        ranked = sorted(self.mentions.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [kv for kv in ranked if kv[0] not in skip][:limit]
+
+    # a table on disk, for the product: {"mentions": {...}, "pairs": {"a": {"b": n}}} -----------
+    def save(self, path: Path) -> None:
+        data = {
+            "mentions": dict(self.mentions),
+            "pairs": {k: dict(v) for k, v in self.pairs.items()},
+        }
+        path.write_text(json.dumps(data), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path, damping: float = 0.0) -> CoMentionTable:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        table = cls(damping)
+        table.mentions.update(data.get("mentions", {}))
+        for k, row in data.get("pairs", {}).items():
+            table.pairs[k].update(row)
+        return table

@@ -1,0 +1,115 @@
+"""`recteam eval`: measure the team against published systems (ReDial turn-level recall)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from recteam.ui.cli import app, console, get_settings
+from recteam.ui.progress import progress_bar
+
+__all__: list[str] = []
+
+eval_app = typer.Typer(
+    help="Evaluate the team: ReDial Recall@1/10/50 against published systems.",
+    no_args_is_help=True,
+)
+app.add_typer(eval_app, name="eval")
+
+SHARED = Path("../shared/data")
+
+
+@eval_app.command()
+def redial(
+    dialogues: Annotated[
+        Path,
+        typer.Option(
+            "--dialogues", help="ReDial dialogues to score (JSON lines, raw ReDial format)."
+        ),
+    ] = SHARED / "redial/dev_dialogues.jsonl",
+    movies: Annotated[
+        Path, typer.Option("--movies", help="ReDial's movie list (movies_with_mentions.csv).")
+    ] = SHARED / "redial/movies_with_mentions.csv",
+    facts: Annotated[
+        Optional[Path],  # noqa: UP045 - typer needs Optional on 3.11
+        typer.Option(
+            "--facts",
+            help="wikipedia-movies JSON file or folder joined to the movie list (title, year +-1): "
+            "genres, cast and summaries. Unmatched movies stay title-only items.",
+        ),
+    ] = SHARED / "wikipedia-movies",
+    train: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--train",
+            help="Dialogues to count popularity and co-mentions from; without it, folds of the "
+            "scored file (a dialogue's own mentions never count for it).",
+        ),
+    ] = None,
+    limit: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--limit", "-n", min=1, help="Score only the first N dialogues."),
+    ] = None,
+    model: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--model", "-m", help="LLM for every agent: a litellm model string, or 'offline'."
+        ),
+    ] = None,
+    folds: Annotated[
+        int, typer.Option("--folds", min=2, help="Folds when there is no --train.")
+    ] = 5,
+    candidates: Annotated[
+        int,
+        typer.Option("--candidates", min=50, max=200, help="Candidate bus size for this run."),
+    ] = 50,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for redial.json and redial.md.")
+    ] = Path("eval-results"),
+    cache_dir: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--cache-dir",
+            help="Keep the embedding cache here so later runs embed nothing (default: a "
+            "temporary folder, so every run embeds the ~7k films again, a few minutes).",
+        ),
+    ] = None,
+) -> None:
+    """ReDial turn-level Recall@1/10/50 of the team, with popularity and 'repeat a mentioned
+    movie' baselines, each with and without movies already mentioned in the dialogue."""
+    from recteam.evaluation.redial_runner import (
+        EvalConfig,
+        markdown_table,
+        run_redial,
+        write_report,
+    )
+    from recteam.orchestration.model_clients import build_embedder
+
+    settings = get_settings()
+    llm = settings.llm.model_copy(update={"model": model}) if model else settings.llm
+    config = EvalConfig(
+        dialogues=dialogues,
+        movies=movies,
+        facts=facts,
+        train=train,
+        limit=limit,
+        folds=folds,
+        candidates=candidates,
+        llm=llm,
+        team=settings.team,
+        search=settings.search,
+        cache_dir=cache_dir,
+    )
+    with progress_bar(console, "ReDial") as (start, advance):
+        result = run_redial(
+            config,
+            build_embedder(settings.embedding),
+            on_stage=lambda stage: console.print(stage, highlight=False),
+            on_start=start,
+            advance=advance,
+        )
+    js, md = write_report(result, out)
+    console.print(markdown_table(result), markup=False, highlight=False)
+    console.print(f"Wrote {js} and {md}.", highlight=False)

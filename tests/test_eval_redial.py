@@ -1,0 +1,182 @@
+"""ReDial evaluation: metrics on hand-computed arrays, the data join, fold separation, and the
+protocol end to end through the real offline team on three tiny dialogues."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from recteam.evaluation.redial_data import (
+    Dialogue,
+    Message,
+    catalog_items,
+    load_dialogues,
+    load_movies,
+    load_wikipedia,
+    replace_mentions,
+    split_title,
+)
+from recteam.evaluation.redial_metrics import RecallCounter, hits_at
+from recteam.evaluation.redial_protocol import eval_points, folds, popularity_scores
+from recteam.evaluation.redial_runner import EvalConfig, markdown_table, run_redial
+from recteam.memory.cooccurrence import CoMentionTable
+from tests.conftest import FIXTURES
+from tests.test_cli import recteam
+
+REDIAL = FIXTURES / "redial"
+
+
+# metrics -----------------------------------------------------------------------------------------
+def test_hits_at_counts_targets_in_the_top_k() -> None:
+    ranking = ["a", "b", "c", "d"]
+    assert hits_at(ranking, ["a"], (1, 2)) == {1: 1, 2: 1}
+    assert hits_at(ranking, ["c", "b", "z"], (1, 2, 3, 50)) == {1: 0, 2: 1, 3: 2, 50: 2}
+    assert hits_at(["a", "a", "b"], ["b"], (2,)) == {2: 0}  # a repeat still takes a slot
+
+
+def test_recall_with_and_without_already_mentioned_movies() -> None:
+    c = RecallCounter(ks=(1, 2))
+    # targets x (mentioned earlier) and y; the ranking leads with x
+    c.add(["x", "q", "y"], ["x", "y"], mentioned={"x"})
+    # one target z at rank 2
+    c.add(["p", "z"], ["z"], mentioned=set())
+    assert c.recall() == {"R@1": pytest.approx(1 / 3), "R@2": pytest.approx(2 / 3)}
+    # without mentioned: x is no target and leaves the ranking, so y moves to rank 2
+    assert c.recall(new=True) == {"R@1": 0.0, "R@2": 1.0}
+    assert (c.targets, c.new_targets) == (3, 2)
+
+
+def test_recall_of_nothing_is_zero() -> None:
+    assert RecallCounter(ks=(1,)).recall() == {"R@1": 0.0}
+
+
+# data --------------------------------------------------------------------------------------------
+def test_mentions_become_titles_and_unknown_ids_stay() -> None:
+    text, ids = replace_mentions(
+        "like @1 or @2, and @1 again; @99?", {"1": "Heat (1995)", "2": "Up (2009)"}
+    )
+    assert text == "like Heat (1995) or Up (2009), and Heat (1995) again; @99?"
+    assert ids == ("1", "2")
+    assert split_title("The Shining  (1980)") == ("The Shining", 1980)
+    assert split_title("Untitled") == ("Untitled", None)
+
+
+def test_join_by_title_and_year_within_one_keeps_unmatched_as_title_only() -> None:
+    movies = load_movies(REDIAL / "movies.csv")
+    items, matched = catalog_items(movies, load_wikipedia(REDIAL / "wikipedia.json"))
+    by_id = {it.id: it for it in items}
+    assert len(items) == 8 and matched == 6
+    assert by_id["101"].cast[0] == "Jack Nicholson" and "hotel" in (by_id["101"].description or "")
+    assert by_id["102"].genres == ["Horror"]  # wikipedia says 2015, ReDial 2014: within one year
+    assert by_id["106"].cast == ["Audrey Tautou"]  # 'Amélie' = 'Amelie'
+    assert by_id["107"].genres == []  # 'Up' 2011 is two years off: no match
+    assert by_id["108"].genres == [] and by_id["108"].title == "La Haine"
+    assert all(it.popularity == 0 for it in items)  # never the CSV's mention counts
+
+
+def test_dialogues_load_with_titles_and_the_seeker_marked() -> None:
+    movies = load_movies(REDIAL / "movies.csv")
+    d = load_dialogues(REDIAL / "dialogues.jsonl", movies)[0]
+    assert d.messages[0].seeker and not d.messages[1].seeker
+    assert d.messages[0].text == "Hi, I want a scary horror movie like The Babadook (2014)"
+    assert d.messages[1].mentions == ("101", "102")
+    assert d.liked == {"102"}
+
+
+def test_points_are_recommender_messages_with_movies() -> None:
+    movies = load_movies(REDIAL / "movies.csv")
+    first, second, third = load_dialogues(REDIAL / "dialogues.jsonl", movies)
+    points = list(eval_points(first))
+    assert [p.index for p in points] == [1, 3]
+    assert points[1].targets == ("102", "103") and points[1].mentioned == {"101", "102", "103"}
+    history, message = points[1].split()
+    assert message == "I loved The Shining (1980) already, something else?"
+    assert len(history) == 2
+    assert points[1].recent_mentions() == ["101", "102", "103"]
+    # the recommender opens: there is no seeker message yet
+    opening = next(eval_points(third))
+    assert opening.split() == ([], "Hi")
+    assert [p.targets for p in eval_points(second)] == [("105",), ("107",)]  # @999 is no movie
+
+
+# statistics --------------------------------------------------------------------------------------
+def test_a_scored_dialogue_never_feeds_its_own_statistics() -> None:
+    dialogues = [
+        Dialogue(str(i), [Message(False, "x", (str(i), str((i + 1) % 10)))]) for i in range(10)
+    ]
+    splits = folds(dialogues, 3)
+    assert sorted(d.id for f in splits for d in f.scored) == sorted(d.id for d in dialogues)
+    for fold in splits:
+        scored = {d.id for d in fold.scored}
+        assert not scored & {d.id for d in fold.train}
+        stats = fold.statistics()
+        assert sum(stats.mentions.values()) == 2 * len(fold.train)
+        for d in fold.scored:
+            own = set(d.messages[0].mentions)
+            others = [set(t.messages[0].mentions) for t in fold.train]
+            # the pair named only in this dialogue is never counted
+            if not any(own <= o for o in others):
+                a, b = sorted(own)
+                assert stats.pairs.get(a, {}).get(b, 0) == 0
+    only = folds(dialogues[:2], 5, train=dialogues[5:])
+    assert len(only) == 1 and [d.id for d in only[0].train] == ["5", "6", "7", "8", "9"]
+
+
+def test_co_mentions_rank_partners_of_the_seeds() -> None:
+    table = CoMentionTable.from_dialogues([["a", "b"], ["a", "b", "c"], ["a", "d"], ["e"]])
+    assert table.mentions["a"] == 3
+    related = [k for k, _ in table.related(["a"])]
+    assert related[0] == "b" and set(related) == {"b", "c", "d"}
+    assert next(k for k, _ in table.related(["a"], exclude=["b"])) in {"c", "d"}
+    assert table.related(["zzz"]) == []
+    assert [k for k, _ in table.popular(2)] == ["a", "b"]
+    scores = popularity_scores(table)
+    assert scores["a"] == pytest.approx(15.0) and 0 < scores["e"] < scores["b"]
+
+
+def test_co_mention_table_round_trips_through_a_file(tmp_path: Path) -> None:
+    table = CoMentionTable.from_dialogues([["a", "b"], ["b", "c"]])
+    table.save(tmp_path / "co.json")
+    again = CoMentionTable.load(tmp_path / "co.json")
+    assert again.related(["b"]) == table.related(["b"])
+
+
+# the protocol end to end -------------------------------------------------------------------------
+def test_protocol_runs_the_team_and_scores_baselines(tmp_path: Path, embedder) -> None:
+    config = EvalConfig(
+        dialogues=REDIAL / "dialogues.jsonl",
+        movies=REDIAL / "movies.csv",
+        facts=REDIAL / "wikipedia.json",
+        folds=3,
+        cache_dir=tmp_path / "cache",
+    )
+    result = run_redial(config, embedder)
+    assert result["points"] == 6 and result["errors"] == 0, result["first_errors"]
+    assert result["candidates"] == 50
+    assert set(result["acts"]) <= {"RECOMMEND", "ASK"}  # the protocol asks for a recommendation
+    team = result["systems"]["recteam"]
+    assert team["targets"] == 8 and team["new_targets"] == 6
+    repeat = result["systems"]["repeat mentioned"]
+    assert repeat["new"]["R@50"] == 0.0 and repeat["all"]["R@50"] > 0
+    assert team["new"]["R@50"] > 0  # the team finds something with no LLM at all
+    table = markdown_table(result)
+    assert "| recteam |" in table and "| popularity |" in table
+    json.dumps(result)  # the report is plain JSON
+
+
+def test_cli_writes_json_and_a_markdown_table(tmp_path: Path) -> None:
+    done = recteam(
+        "eval", "redial",
+        "--dialogues", str(REDIAL / "dialogues.jsonl"),
+        "--movies", str(REDIAL / "movies.csv"),
+        "--facts", str(REDIAL / "wikipedia.json"),
+        "--folds", "3", "--limit", "2", "--out", str(tmp_path / "out"),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "out" / "redial.json").read_text())
+    assert result["dialogues"] == 2 and result["points"] == 4
+    assert "| popularity |" in (tmp_path / "out" / "redial.md").read_text()
+    assert "R@10 (new)" in done.stdout
