@@ -34,9 +34,8 @@ format: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench: install  ## search and turn latency on the full shipped catalog (prints p50/p95)
-	$(RUN) python -m recteam.evaluation.bench_search
-	$(RUN) python -m recteam.evaluation.bench_turn
+bench: install  ## search p50/p95 at 1k/10k/full, per-agent turn latency, LLM use, memory growth; bench-out/bench.png
+	$(RUN) recteam bench
 
 catalog: install  ## rebuild recteam/data/catalog.* from ../shared/data/wikipedia-movies
 	$(RUN) python scripts/build_catalog.py ../shared/data/wikipedia-movies

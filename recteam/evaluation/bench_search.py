@@ -102,7 +102,9 @@ def requests(n: int, seed: int = 7) -> list[tuple[str, SearchRequest]]:
     return out
 
 
-def run(store: MemoryStore, reqs: list[tuple[str, SearchRequest]]) -> dict[str, list[float]]:
+def run(
+    store: MemoryStore, reqs: list[tuple[str, SearchRequest]], embeddings: int = 100
+) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {}
     store.catalog.search(SearchRequest(query="warm-up"))
     for kind, req in reqs:
@@ -110,7 +112,7 @@ def run(store: MemoryStore, reqs: list[tuple[str, SearchRequest]]) -> dict[str, 
         store.catalog.search(req)
         timings.setdefault(kind, []).append((time.perf_counter() - t) * 1000)
     emb = []
-    for i in range(100):
+    for i in range(embeddings):
         t = time.perf_counter()
         store.embedder.embed_query(f"query embedding alone {i}")
         emb.append((time.perf_counter() - t) * 1000)
@@ -118,13 +120,19 @@ def run(store: MemoryStore, reqs: list[tuple[str, SearchRequest]]) -> dict[str, 
     return timings
 
 
+def summarize(timings: dict[str, list[float]]) -> dict[str, tuple[int, float, float]]:
+    """kind -> (n, p50 ms, p95 ms)."""
+    return {
+        kind: (len(values), statistics.median(values), percentile(values, 0.95))
+        for kind, values in timings.items()
+    }
+
+
 def report(title: str, timings: dict[str, list[float]]) -> None:
     print(f"\n{title}")
     print(f"  {'kind':28} {'n':>5} {'p50 ms':>9} {'p95 ms':>9}")
-    for kind, values in timings.items():
-        print(
-            f"  {kind:28} {len(values):5d} {statistics.median(values):9.2f} {percentile(values, 0.95):9.2f}"
-        )
+    for kind, (n, p50, p95) in summarize(timings).items():
+        print(f"  {kind:28} {n:5d} {p50:9.2f} {p95:9.2f}")
 
 
 def main() -> None:

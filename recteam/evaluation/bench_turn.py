@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -138,21 +139,47 @@ async def run(
     return durations, turns
 
 
-def report(title: str, durations: list[float], turns: list[list[TraceEvent]]) -> None:
-    print(f"\n{title}: {len(durations)} turns")
-    print(
-        f"  turn time        p50 {statistics.median(durations):7.1f} ms   p95 {percentile(durations, 0.95):7.1f} ms"
-    )
+@dataclass
+class TurnStats:
+    """What a run of turns measured: the figures `report` prints and `recteam bench` tabulates."""
+
+    turns: int
+    p50_ms: float
+    p95_ms: float
+    mean_ms: float
+    # mean milliseconds per turn spent in each agent (0 when it did not run), in ROLES order
+    agent_ms_per_turn: dict[str, float]
+    # mean milliseconds per step of each agent that ran, and its number of steps
+    agent_ms_per_step: dict[str, float]
+    agent_steps: dict[str, int]
+    llm_calls_per_turn: float
+    prompt_tokens_per_turn: float
+    completion_tokens_per_turn: float
+    # LLM calls per RECOMMEND turn (max in all, max on the critical path); None without LLM calls
+    recommend_calls_max: int | None = None
+    recommend_calls_critical_max: int | None = None
+
+
+def summarize(durations: list[float], turns: list[list[TraceEvent]]) -> TurnStats:
     per_agent: dict[str, list[float]] = defaultdict(list)
     for events in turns:
         for e in events:
             if isinstance(e, StepFinished):
                 per_agent[e.agent].append(e.duration_ms)
-    for agent in ROLES:
-        if per_agent[agent]:
-            print(
-                f"  {agent:14} mean {statistics.mean(per_agent[agent]):6.1f} ms over {len(per_agent[agent])} steps"
-            )
+    n = max(1, len(turns))
+    finished = [ev[-1] for ev in turns if isinstance(ev[-1], TurnFinished)]
+    stats = TurnStats(
+        turns=len(durations),
+        p50_ms=statistics.median(durations),
+        p95_ms=percentile(durations, 0.95),
+        mean_ms=statistics.mean(durations),
+        agent_ms_per_turn={a: sum(per_agent[a]) / n for a in ROLES},
+        agent_ms_per_step={a: statistics.mean(per_agent[a]) for a in ROLES if per_agent[a]},
+        agent_steps={a: len(per_agent[a]) for a in ROLES if per_agent[a]},
+        llm_calls_per_turn=sum(f.llm_calls for f in finished) / n,
+        prompt_tokens_per_turn=sum(f.prompt_tokens for f in finished) / n,
+        completion_tokens_per_turn=sum(f.completion_tokens for f in finished) / n,
+    )
     recommend = [
         ev for ev in turns if isinstance(ev[-1], TurnFinished) and ev[-1].act == "RECOMMEND"
     ]
@@ -164,9 +191,30 @@ def report(title: str, durations: list[float], turns: list[list[TraceEvent]]) ->
             first = [s.llm_calls for s in steps if s.agent in ("manager", "user_analyst")]
             rest = [s.llm_calls for s in steps if s.agent not in ("manager", "user_analyst")]
             critical.append(max(first, default=0) + sum(rest))
+        stats.recommend_calls_max = max(totals)
+        stats.recommend_calls_critical_max = max(critical)
+    return stats
+
+
+def report(title: str, durations: list[float], turns: list[list[TraceEvent]]) -> None:
+    stats = summarize(durations, turns)
+    print(f"\n{title}: {stats.turns} turns")
+    print(f"  turn time        p50 {stats.p50_ms:7.1f} ms   p95 {stats.p95_ms:7.1f} ms")
+    for agent, mean in stats.agent_ms_per_step.items():
+        print(f"  {agent:14} mean {mean:6.1f} ms over {stats.agent_steps[agent]} steps")
+    if stats.recommend_calls_max is not None:
         print(
-            f"  LLM calls per RECOMMEND turn: max {max(totals)} in all, max {max(critical)} on the critical path"
+            f"  LLM calls per RECOMMEND turn: max {stats.recommend_calls_max} in all, "
+            f"max {stats.recommend_calls_critical_max} on the critical path"
         )
+
+
+def scripted_clients() -> RoleClients:
+    """A zero-latency InstantModel behind every LLM role; the searcher stays offline, as by
+    default (its query is built in code)."""
+    clients: RoleClients = {role: (InstantModel(role), f"instant/{role}") for role in ROLES}
+    clients["searcher"] = (None, "offline")
+    return clients
 
 
 async def main_async(turns: int) -> None:
@@ -184,12 +232,7 @@ async def main_async(turns: int) -> None:
         )
         await run(offline, "warmup", 6)
         report("offline policy", *await run(offline, "offline", turns))
-        clients: RoleClients = {role: (InstantModel(role), f"instant/{role}") for role in ROLES}
-        clients["searcher"] = (
-            None,
-            "offline",
-        )  # as by default: the searcher's query is built in code
-        scripted = Recommender(store, LLMSettings(), TeamSettings(), clients=clients)
+        scripted = Recommender(store, LLMSettings(), TeamSettings(), clients=scripted_clients())
         report(
             "zero-latency scripted model (all time is orchestration)",
             *await run(scripted, "scripted", turns),

@@ -301,7 +301,7 @@ def info() -> None:
 
 
 # The subcommand modules register themselves on `app`; imported last because they import it.
-from recteam.ui import cli_chat, cli_eval  # noqa: E402, F401
+from recteam.ui import cli_bench, cli_chat, cli_eval  # noqa: E402, F401
 
 
 def main() -> None:

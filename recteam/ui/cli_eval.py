@@ -13,7 +13,7 @@ from recteam.ui.progress import progress_bar
 __all__: list[str] = []
 
 eval_app = typer.Typer(
-    help="Evaluate the team: ReDial Recall@1/10/50 against published systems.",
+    help="Evaluate the team: ReDial Recall@1/10/50 (redial) and a simulated seeker (simulate).",
     no_args_is_help=True,
 )
 app.add_typer(eval_app, name="eval")
@@ -106,6 +106,103 @@ def redial(
         result = run_redial(
             config,
             build_embedder(settings.embedding),
+            on_stage=lambda stage: console.print(stage, highlight=False),
+            on_start=start,
+            advance=advance,
+        )
+    js, md = write_report(result, out)
+    console.print(markdown_table(result), markup=False, highlight=False)
+    console.print(f"Wrote {js} and {md}.", highlight=False)
+
+
+@eval_app.command()
+def simulate(
+    dialogues: Annotated[
+        Path,
+        typer.Option(
+            "--dialogues",
+            help="ReDial dialogues (JSON lines); each with liked movies gives one simulated seeker.",
+        ),
+    ] = SHARED / "redial/dev_dialogues.jsonl",
+    movies: Annotated[
+        Path, typer.Option("--movies", help="ReDial's movie list (movies_with_mentions.csv).")
+    ] = SHARED / "redial/movies_with_mentions.csv",
+    facts: Annotated[
+        Optional[Path],  # noqa: UP045 - typer needs Optional on 3.11
+        typer.Option(
+            "--facts", help="wikipedia-movies JSON file or folder joined to the movie list."
+        ),
+    ] = SHARED / "wikipedia-movies",
+    model: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--model",
+            "-m",
+            help="The seeker's LLM: a litellm model string (required unless --scripted).",
+        ),
+    ] = None,
+    scripted: Annotated[
+        bool,
+        typer.Option(
+            "--scripted", help="A rule-based seeker instead of an LLM (a demo; no model needed)."
+        ),
+    ] = False,
+    team_model: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--team-model", help="LLM for every agent of the team, or 'offline'."),
+    ] = None,
+    limit: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--limit", "-n", min=1, help="Simulate only the first N seekers."),
+    ] = None,
+    turns: Annotated[int, typer.Option("--turns", min=1, max=50, help="Turn budget.")] = 5,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for simulate.json and simulate.md.")
+    ] = Path("eval-results"),
+    cache_dir: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--cache-dir", help="Keep the embedding cache here for later runs."),
+    ] = None,
+) -> None:
+    """Simulated seekers (after iEvaLM): success rate, turns to success, Recall@1/10/50.
+
+    An LLM plays each ReDial seeker with hidden target movies (the ones it liked), which it never
+    names and alone accepts; every message goes through the real team, up to --turns turns."""
+    from recteam.errors import ConfigError
+    from recteam.evaluation.simulator import (
+        SimConfig,
+        markdown_table,
+        run_simulation,
+        write_report,
+    )
+    from recteam.evaluation.simulator_seeker import ScriptedSeeker
+    from recteam.orchestration.llm_settings import ModelSettings
+    from recteam.orchestration.model_clients import build_chat_client, build_embedder
+
+    if scripted == bool(model):
+        raise ConfigError("give the seeker's model with --model, or --scripted (not both)")
+    client = ScriptedSeeker() if scripted else build_chat_client(ModelSettings(model=model or ""))
+    if client is None:
+        raise ConfigError("--model offline cannot play the seeker: give an LLM, or --scripted")
+    settings = get_settings()
+    llm = settings.llm.model_copy(update={"model": team_model}) if team_model else settings.llm
+    config = SimConfig(
+        dialogues=dialogues,
+        movies=movies,
+        facts=facts,
+        limit=limit,
+        turns=turns,
+        llm=llm,
+        team=settings.team,
+        search=settings.search,
+        cache_dir=cache_dir,
+        seeker_model="scripted" if scripted else str(model),
+    )
+    with progress_bar(console, "Simulate") as (start, advance):
+        result = run_simulation(
+            config,
+            build_embedder(settings.embedding),
+            client,
             on_stage=lambda stage: console.print(stage, highlight=False),
             on_start=start,
             advance=advance,
