@@ -124,3 +124,16 @@ def test_ask_json_continues_a_session_and_its_trace_replays(tmp_path: Path) -> N
     }  # the session remembered
     shown = recteam("replay", str(trace), cwd=tmp_path)
     assert shown.returncode == 0 and "ana>" in shown.stdout and "search_catalog" in shown.stdout
+
+
+def test_serve_on_a_busy_port_says_which_setting_to_change(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = recteam("serve", "--port", str(port), cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in done.stderr and "ui.port" in done.stderr
+    assert "Traceback" not in done.stderr

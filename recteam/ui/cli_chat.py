@@ -218,16 +218,22 @@ def serve(
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a local app
     from recteam.ui.app import CSS, build_app
 
+    import socket
+
     settings = get_settings()
+    host, port = host or settings.ui.host, port or settings.ui.port
+    with socket.socket() as probe:  # say so before loading anything, not in a traceback after
+        if probe.connect_ex((host, port)) == 0:
+            raise RecteamError(
+                f"port {port} on {host} is already in use; stop what runs there, or set ui.port (or --port)"
+            )
     rec = _recommender(model)
     demo = build_app(rec, settings)
     demo.queue(default_concurrency_limit=settings.ui.concurrency)
-    console.print(
-        f"recteam is ready: open http://{host or settings.ui.host}:{port or settings.ui.port} in your browser."
-    )
+    console.print(f"recteam is ready: open http://{host}:{port} in your browser.")
     demo.launch(
-        server_name=host or settings.ui.host,
-        server_port=port or settings.ui.port,
+        server_name=host,
+        server_port=port,
         css=CSS,
         show_error=False,
         quiet=False,
