@@ -216,9 +216,9 @@ def serve(
     import os
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a local app
-    from recteam.ui.app import CSS, build_app
-
     import socket
+
+    from recteam.ui.app import CSS, build_app
 
     settings = get_settings()
     host, port = host or settings.ui.host, port or settings.ui.port
