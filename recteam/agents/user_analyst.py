@@ -19,6 +19,7 @@ from recteam.agents.context import TurnContext
 from recteam.agents.intent import asks_for_suggestions
 from recteam.agents.llm import structured_call
 from recteam.agents.messages import ItemRef, PreferenceProfile
+from recteam.agents.offline.understanding import Understanding
 from recteam.agents.tracer import StepTrace
 from recteam.errors import NotFoundError
 from recteam.memory.store import MemoryStore
@@ -104,6 +105,15 @@ async def save_profile(
             step.memory("write", "feedback", fb.text)
 
 
+async def _apply(ctx: TurnContext, step: StepTrace, u: Understanding) -> PreferenceProfile:
+    """Merges what the message states into the profile and writes it back (both paths end here)."""
+    assert ctx.profile_before is not None
+    after = u.to_profile_update(ctx.profile_before)
+    ctx.profile = after
+    await save_profile(ctx.store, ctx.user_id, ctx.session_id, step, ctx.profile_before, after)
+    return after
+
+
 async def offline(ctx: TurnContext, step: StepTrace) -> PreferenceProfile:
     assert ctx.profile_before is not None
     step.memory("read", "preference", _summary(ctx.profile_before))
@@ -118,10 +128,7 @@ async def offline(ctx: TurnContext, step: StepTrace) -> PreferenceProfile:
         step.thought(
             f"Read {', '.join(u.mentioned_people)} as wanted: named in a request for suggestions."
         )
-    after = u.to_profile_update(ctx.profile_before)
-    ctx.profile = after
-    await save_profile(ctx.store, ctx.user_id, ctx.session_id, step, ctx.profile_before, after)
-    return after
+    return await _apply(ctx, step, u)
 
 
 def _link(ctx: TurnContext, step: StepTrace, titles: list[str]) -> list[ItemRef]:
@@ -149,8 +156,6 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
         profile=ctx.profile_before.model_dump(mode="json"),
         last_recommended=[i.model_dump() for i in ctx.last_recommended],
     )
-    from recteam.agents.offline.understanding import Understanding
-
     u = Understanding(
         liked_items=await asyncio.to_thread(_link, ctx, step, delta.liked_titles),
         disliked_items=await asyncio.to_thread(_link, ctx, step, delta.disliked_titles),
@@ -166,10 +171,7 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
         rejects_last=delta.rejects_last,
         last_recommended=ctx.last_recommended,
     )
-    after = u.to_profile_update(ctx.profile_before)
-    ctx.profile = after
-    await save_profile(ctx.store, ctx.user_id, ctx.session_id, step, ctx.profile_before, after)
-    return after
+    return await _apply(ctx, step, u)
 
 
 USER_ANALYST = RoleSpec(

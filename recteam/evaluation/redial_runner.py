@@ -4,7 +4,6 @@ and the report (JSON and a Markdown table)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 import time
 from collections import Counter
@@ -32,6 +31,7 @@ from recteam.evaluation.redial_protocol import (
     seed_session,
 )
 from recteam.evaluation.redial_store import load_catalog, open_eval_store
+from recteam.evaluation.report import write_results
 from recteam.memory.embeddings import Embedder
 from recteam.memory.settings import SearchSettings
 from recteam.orchestration.llm_settings import LLMSettings
@@ -216,8 +216,4 @@ def markdown_table(result: dict[str, Any]) -> str:
 
 
 def write_report(result: dict[str, Any], out: Path) -> tuple[Path, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    js, md = out / "redial.json", out / "redial.md"
-    js.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    md.write_text(markdown_table(result), encoding="utf-8")
-    return js, md
+    return write_results(result, out, "redial", markdown_table(result))

@@ -32,6 +32,7 @@ from recteam.evaluation.redial_data import (
 from recteam.evaluation.redial_metrics import hits_at
 from recteam.evaluation.redial_runner import ranking_of
 from recteam.evaluation.redial_store import load_catalog, open_eval_store
+from recteam.evaluation.report import write_results
 from recteam.evaluation.simulator_seeker import Seeker
 from recteam.memory.embeddings import Embedder
 from recteam.memory.items import CatalogItem
@@ -257,8 +258,4 @@ def markdown_table(result: dict[str, Any]) -> str:
 
 
 def write_report(result: dict[str, Any], out: Path) -> tuple[Path, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    js, md = out / "simulate.json", out / "simulate.md"
-    js.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    md.write_text(markdown_table(result), encoding="utf-8")
-    return js, md
+    return write_results(result, out, "simulate", markdown_table(result))
