@@ -171,7 +171,7 @@ def seed_session(
     user id); returns the user message for run_turn. `refs`: catalog refs by movie id."""
     history, message = point.split()
     episodes, profile = _turns(history, linker, refs, user_id)
-    store.memories.add(
+    records = [
         MemoryRecord(
             id=profile_record_id(user_id),
             user_id=user_id,
@@ -180,10 +180,10 @@ def seed_session(
             data=profile.model_dump(mode="json"),
             session_id=user_id,
         )
-    )
+    ]
     for n, turns in enumerate(episodes, start=1):
         recommended = [r for t in turns if t.speaker == "assistant" for r in t.items]
-        store.memories.add(
+        records.append(
             MemoryRecord(
                 user_id=user_id,
                 kind="episode",
@@ -197,4 +197,5 @@ def seed_session(
                 },
             )
         )
+    store.memories.add_many(records)  # one embedding batch and one write per point
     return message

@@ -112,6 +112,9 @@ class EdgeBackend(VectorBackend):
             ) from None
         (root / ".owner").write_text(str(os.getpid()))
         self._shards: dict[str, qe.EdgeShard] = {}
+        # This process holds the store's lock, so it is the only writer of the alias file: its
+        # copy stays true (read on every search, it would be a file read and a parse each time).
+        self._alias_cache: dict[str, str] | None = None
 
     # collections -----------------------------------------------------------------------------
     def list_collections(self) -> list[str]:
@@ -160,8 +163,10 @@ class EdgeBackend(VectorBackend):
         shutil.rmtree(self.root / name, ignore_errors=True)
 
     def _aliases(self) -> dict[str, str]:
-        path = self.root / _ALIASES
-        return json.loads(path.read_text()) if path.exists() else {}
+        if self._alias_cache is None:
+            path = self.root / _ALIASES
+            self._alias_cache = json.loads(path.read_text()) if path.exists() else {}
+        return dict(self._alias_cache)
 
     def get_alias(self, alias: str) -> str | None:
         return self._aliases().get(alias)
@@ -174,6 +179,7 @@ class EdgeBackend(VectorBackend):
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, self.root / _ALIASES)  # atomic: readers see the old or the new, never half
+        self._alias_cache = aliases
 
     def _shard(self, name: str) -> qe.EdgeShard:
         shard = self._shards.get(name)

@@ -130,6 +130,13 @@ class CachedEmbedder:
                     found[key] = vec
         return found
 
+    def cached(self, texts: Sequence[str]) -> dict[int, np.ndarray]:
+        """The vectors the cache already holds, by position in `texts`; computes nothing."""
+        keys = [text_key(self.name, t) for t in texts]
+        with self._lock:
+            found = self._lookup(keys)
+        return {i: found[k] for i, k in enumerate(keys) if k in found}
+
     def store(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
         if self._db is None:
             return

@@ -113,4 +113,17 @@ class CatalogItem(BaseModel):
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> CatalogItem:
-        return cls.model_validate({**payload, "id": payload.get("item_id", "")})
+        """An item from a payload that payload() wrote from a validated item: built without a
+        second validation, since one search turns hundreds of payloads into items."""
+        if not payload.get("item_id") or not payload.get("title"):  # not ours: validate
+            return cls.model_validate({**payload, "id": payload.get("item_id", "")})
+        return cls.model_construct(
+            id=str(payload["item_id"]),
+            title=str(payload["title"]),
+            year=payload.get("year"),
+            genres=list(payload.get("genres") or []),
+            cast=list(payload.get("cast") or []),
+            slug=payload.get("slug"),
+            description=payload.get("description"),
+            popularity=float(payload.get("popularity") or 0.0),
+        )

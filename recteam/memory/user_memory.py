@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
@@ -71,12 +72,19 @@ class UserMemory:
         return MemoryRecord.model_validate({**points[0].payload, "id": points[0].id})
 
     def add(self, record: MemoryRecord) -> MemoryRecord:
-        vector = self.embedder.embed([record.text or record.kind])[0]
-        payload = record.model_dump(exclude={"id", "score"})
-        self.backend.upsert(
-            self.name, [PointData(id=record.id, payload=payload, dense={DENSE: vector})]
-        )
-        return record
+        return self.add_many([record])[0]
+
+    def add_many(self, records: Sequence[MemoryRecord]) -> list[MemoryRecord]:
+        """Writes several records with one embedding batch and one engine call."""
+        if not records:
+            return []
+        vectors = self.embedder.embed([r.text or r.kind for r in records])
+        points = [
+            PointData(id=r.id, payload=r.model_dump(exclude={"id", "score"}), dense={DENSE: v})
+            for r, v in zip(records, vectors, strict=True)
+        ]
+        self.backend.upsert(self.name, points)
+        return list(records)
 
     def query(
         self, user_id: str, text: str, kinds: tuple[str, ...] = (), limit: int = 10
