@@ -66,6 +66,7 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Plan:
     new_info = people_asked or bool(
         u.liked_items
         or u.genres
+        or u.liked_genres
         or u.wants
         or u.liked_people
         or u.required_people
@@ -75,7 +76,7 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Plan:
         or u.disliked_items
     )
     asked = asks_for_suggestions(ctx.message)
-    if u.asked_about is not None and not (u.liked_items or u.genres or u.wants):
+    if u.asked_about is not None and not (u.liked_items or u.genres or u.liked_genres or u.wants):
         plan = Plan(
             act="ANSWER",
             about_item=u.asked_about,

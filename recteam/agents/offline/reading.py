@@ -36,6 +36,7 @@ _REFERENCES = frozenset({"pron1", "pronN", "ordinal"})
 class Stance:
     cue: str | None  # one of lexicon.STANCES, or None for no cue
     negated: bool
+    after: bool = False  # the cue follows the target ("horror movies like ...", "X was great")
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Findings:
     allowed_people: list[str] = field(default_factory=list)
     people: list[str] = field(default_factory=list)
     genres: list[str] = field(default_factory=list)
+    liked_genres: list[str] = field(default_factory=list)  # "I love horror": a taste, no filter
     exclude_genres: list[str] = field(default_factory=list)
     allowed_genres: list[str] = field(default_factory=list)
     wants: list[str] = field(default_factory=list)
@@ -115,7 +117,7 @@ def _stance(clause: Clause, target: Unit, own: list[Unit]) -> Stance:
     floor = before[-1].first if before else -1
     if after and (not before or _predicate(clause, target, after[0])):
         # "Titanic was boring", "...great suggestion. It Comes at Night was awful" (run together)
-        return Stance(after[0].kind, any(floor < n < after[0].first for n in negs))
+        return Stance(after[0].kind, any(floor < n < after[0].first for n in negs), after=True)
     if before:
         cue = before[-1]
         floor = before[-2].first if len(before) > 1 else -1
@@ -228,6 +230,11 @@ def _quality(found: Findings, clause: Clause, target: Unit, stance: Stance) -> N
         verdict = "want"
     value: str = target.value
     if target.kind == "genre":
+        # "I love horror" tells a taste, not a request: it ranks, it does not filter. A request
+        # anywhere in the clause ("looking for a good horror movie") makes it one.
+        if verdict == "want" and cue == "like" and not stance.after and not clause.has("want"):
+            _put(value, found.liked_genres, found.exclude_genres)
+            return
         lists = {
             "want": (found.genres, found.exclude_genres),
             "avoid": (found.exclude_genres, found.genres),

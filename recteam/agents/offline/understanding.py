@@ -59,6 +59,9 @@ class Understanding(BaseModel):
     )
     mentioned_people: list[str] = Field(default_factory=list)
     genres: list[str] = Field(default_factory=list, description="wanted")
+    liked_genres: list[str] = Field(
+        default_factory=list, description="'I love horror': a taste that ranks, not a filter"
+    )
     exclude_genres: list[str] = Field(default_factory=list)
     allowed_genres: list[str] = Field(
         default_factory=list, description="'horror is fine': lifts an exclusion"
@@ -147,6 +150,9 @@ class Understanding(BaseModel):
             # One genre asked for is a filter; several ("comedy or drama") rank but do not filter,
             # since the engine reads constraint genres as all required.
             c.genres = list(self.genres) if len(self.genres) == 1 else []
+        for genre in self.liked_genres:
+            _add(p.liked_genres, genre)
+            _drop(c.exclude_genres, genre)
         for genre in self.exclude_genres:
             _add(c.exclude_genres, genre)
             _drop(p.liked_genres, genre)
@@ -215,6 +221,7 @@ def understand(
         allowed_people=found.allowed_people,
         mentioned_people=found.people,
         genres=found.genres,
+        liked_genres=found.liked_genres,
         exclude_genres=found.exclude_genres,
         allowed_genres=found.allowed_genres,
         year_min=year_min,
