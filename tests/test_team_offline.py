@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from recteam.agents.settings import TeamSettings
-from recteam.agents.trace import MemoryAccess, StepOutput, dump_jsonl, load_jsonl
+from recteam.agents.trace import MemoryAccess, StepOutput, StepThought, dump_jsonl, load_jsonl
 from recteam.memory.ingest import ingest_path
 from recteam.memory.store import MemoryStore, open_store
 from recteam.orchestration.llm_settings import LLMSettings
@@ -152,3 +152,19 @@ async def test_a_dislike_button_removes_the_film_and_leaves_a_lesson(rec: Recomm
     liked = await rec.feedback("kim", "k", first.items[1].id, liked=True)
     assert first.items[1].id in {i.id for i in rec.profile("kim").likes}
     assert not [m for m in of(liked, MemoryAccess) if m.kind == "reflection"]
+
+
+async def test_the_bus_is_ranked_from_a_wider_pool_steered_by_the_films_named(
+    rec: Recommender,
+) -> None:
+    events = await turn(rec, "cy", "I loved Toy Story and Finding Nemo. What else would I like?")
+    thoughts = [t.content for t in of(events, StepThought) if t.agent == "searcher"]
+    ranked = next(t for t in thoughts if t.startswith("Ranked"))
+    assert "popular" in ranked and "steered by 2 film(s) named" in ranked
+    bus = next(o for o in of(events, StepOutput) if o.agent == "searcher").payload["candidates"]
+    titles = [c["item"]["title"] for c in bus]
+    assert "Toy Story" not in titles and "Finding Nemo" not in titles
+    scores = [c["score"] for c in bus]
+    assert scores == sorted(scores, reverse=True) and [c["rank"] for c in bus][:3] == [1, 2, 3]
+    # animated family films the user did not name come before the rest of the catalog
+    assert {"Up", "The Lion King", "Frozen"} & set(titles[:5])

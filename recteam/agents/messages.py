@@ -113,6 +113,9 @@ class Candidate(_Payload):
     popularity: float = 0.0
     score: float = 0.0
     rank: int = 0
+    signals: dict[str, float] = Field(
+        default_factory=dict, description="why it ranks here: weighted signals, largest first"
+    )
 
 
 class ItemAnalysis(_Payload):

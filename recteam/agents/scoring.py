@@ -34,23 +34,20 @@ def analyse(
     if c.cast:
         facts.append(f"starring {', '.join(c.cast[:4])}")
     item_genres = _keys(c.genres)
-    score = 0.3 / (1 + 0.15 * max(c.rank - 1, 0))  # retrieval order, gently
-    # People asking a friend for a film mostly want one they can find and talk about: a prior
-    # toward well-known films (popularity runs to ~17 on the shipped catalog).
-    score += 0.15 * min(c.popularity / 15.0, 1.0)
+    # The searcher's order already weighs popularity, genres, cast and the films named
+    # (agents/relevance.py); this judgement keeps it and moves candidates only for what that
+    # ranking does not see: wishes, things to avoid and people the user dislikes.
+    score = 0.7 / (1 + 0.02 * max(c.rank - 1, 0))
 
     wanted = _keys(profile.constraints.genres) | _keys(profile.liked_genres)
     hit = sorted(g for g in c.genres if _keys([g]) & wanted)
     if hit:
-        score += 0.2
         pros.append(f"it is {' and '.join(g.lower() for g in hit)}, as you asked")
     shared = [g for g in c.genres if normalize_key(g) in liked_genres]
     if shared and not hit:
-        score += 0.1 * min(len(shared), 2)
         pros.append(f"it shares {', '.join(g.lower() for g in shared[:2])} with films you liked")
     cast = [p for p in c.cast if normalize_key(p) in liked_cast]
     if cast:
-        score += 0.15
         pros.append(f"it stars {', '.join(cast[:2])}, whom you like")
     disliked_people = {normalize_key(p) for p in profile.disliked_people}
     bad_cast = [p for p in c.cast if normalize_key(p) in disliked_people]

@@ -1,12 +1,14 @@
 """Searcher: fills the candidate bus.
 
-Reads:  the profile (hard constraints, likes, dislikes, wants), the message, items recommended
-        earlier in the session and items the reflector struck this turn.
+Reads:  the profile (hard constraints, likes, dislikes, wants), the message, the films named in
+        this conversation (either side, in order), items the reflector struck this turn.
 Writes: ctx.candidates (the candidate bus).
 Tools:  search_catalog (ItemCatalog.search: dense + BM25 + liked-item examples fused with RRF,
-        hard constraints as engine filters); when a co-mention table is configured
-        (ctx.comentions), the items most often named with the liked, seen and already
-        recommended ones, under the same constraints, fused with the search results as one more ranked list.
+        hard constraints as engine filters), then a wider pool under the same constraints: films
+        named with this conversation's films (ctx.comentions, when configured), the nearest
+        descriptions to the last films named, the most popular films (overall and in the wanted
+        genres) and films with the people the user named. The pool is ranked by
+        agents/relevance.py (weights in data/ranking.toml) and the top fills the bus.
 The query is built from the typed profile in code, with or without an LLM configured: a search
 request is a data structure, and writing it needs no model call on the critical path.
 """
@@ -14,8 +16,9 @@ request is a data structure, and writing it needs no model call on the critical 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
+import numpy as np
 from autogen_core.models import ChatCompletionClient
 from pydantic import BaseModel, Field
 
@@ -24,15 +27,15 @@ from recteam.agents.context import TurnContext
 from recteam.agents.llm import structured_call
 from recteam.agents.messages import Candidate, CandidateBus, ItemRef, PreferenceProfile
 from recteam.agents.offline.text import tokenize
+from recteam.agents.relevance import CAST_TOP, Scored, TurnSignals, pool_sizes, rank, weights
 from recteam.agents.tracer import StepTrace
 from recteam.errors import NotFoundError
-from recteam.memory.backend import HasIds, Where
+from recteam.memory.backend import HasIds, Match, Where
 from recteam.memory.catalog import SearchRequest, SearchResult
-from recteam.memory.items import CatalogItem, point_id
+from recteam.memory.genres import genre_keys
+from recteam.memory.items import CatalogItem, normalize_key, point_id
 
 __all__ = ["SEARCHER", "build_request"]
-
-COMENTION_WEIGHT = 1.0  # of the co-mention list against the search's own fused ranking
 
 
 def topic_words(ctx: TurnContext) -> list[str]:
@@ -78,7 +81,7 @@ def build_request(ctx: TurnContext, profile: PreferenceProfile) -> SearchRequest
     )
 
 
-def _candidate(rank: int, r: SearchResult) -> Candidate:
+def _candidate(n: int, r: Scored) -> Candidate:
     it = r.item
     return Candidate(
         item=ItemRef(id=it.id, title=it.title, year=it.year),
@@ -86,42 +89,158 @@ def _candidate(rank: int, r: SearchResult) -> Candidate:
         cast=it.cast[:8],
         popularity=it.popularity,
         score=r.score,
-        rank=rank,
+        rank=n,
+        signals={k: round(v, 3) for k, v in r.signals.items()},
     )
 
 
-def _with_comentions(
-    ctx: TurnContext, step: StepTrace, request: SearchRequest, results: list[SearchResult]
-) -> list[SearchResult]:
-    """Fuses the search results with the items named alongside the liked, seen and already
-    recommended ones (reciprocal rank fusion); co-mentioned items pass the same hard filters."""
-    assert ctx.comentions is not None and ctx.profile is not None
+def _named(ctx: TurnContext) -> tuple[list[str], list[str]]:
+    """Films and people named in this conversation by either side, in the order they came up,
+    this message's last: what the ranking steers by (co-mentions, shared cast and title words,
+    similar descriptions, people's films). Earlier user messages are linked again (about a
+    millisecond each); profile films not found that way (an earlier session's) come first."""
+    assert ctx.profile is not None
     p = ctx.profile
-    seeds = [i.id for i in [*ctx.session_recommended, *p.constraints.exclude_items, *p.likes]]
-    seeds = [s for s in dict.fromkeys(seeds) if s not in set(request.dislike_ids)]
-    limit = request.limit or len(results)
-    related = ctx.comentions.related(seeds, limit=2 * limit, exclude=request.exclude_ids)
-    if not related:
-        return results
-    catalog, name = ctx.store.catalog, ctx.store.catalog.collection
-    assert name is not None
-    ids = [point_id(i) for i, _ in related]
-    where = catalog.constraints(request).and_(Where(must=(HasIds(tuple(ids)),)))
-    allowed = {
-        h.payload["item_id"]: h for h in ctx.store.backend.filter_only(name, where, len(ids))
-    }
-    k = catalog.settings.rrf_k
-    fused: dict[str, float] = {}
-    items = {r.item.id: r.item for r in results}
-    for rank, r in enumerate(results):
-        fused[r.item.id] = 1 / (k + rank + 1)
-    for rank, (item_id, _) in enumerate(i for i in related if i[0] in allowed):
-        fused[item_id] = fused.get(item_id, 0.0) + COMENTION_WEIGHT / (k + rank + 1)
-        items.setdefault(item_id, CatalogItem.from_payload(allowed[item_id].payload))
-    ranked = sorted(fused, key=lambda i: -fused[i])[:limit]
-    added = sum(1 for i in ranked if i not in {r.item.id for r in results})
-    step.thought(f"Co-mentions with {len(seeds)} film(s) added {added} candidate(s).")
-    return [SearchResult(items[i], fused[i]) for i in ranked]
+    films = [
+        i.id
+        for i in [*p.constraints.exclude_items, *p.dislikes, *p.likes, *ctx.session_recommended]
+    ]
+    people = [*p.liked_people, *p.constraints.people]
+    for turn in ctx.dialogue:
+        if turn.speaker == "user":
+            for m in ctx.linker.link(turn.text):
+                if m.item is not None:
+                    films.append(m.item.id)
+                elif m.person is not None:
+                    people.append(m.person)
+        else:
+            films += [i.id for i in turn.items]
+    now = ctx.understand()
+    films += [i.id for i in now.mentioned_items]
+    people += now.mentioned_people
+    disliked = set(p.disliked_people)
+    return (
+        list(reversed(dict.fromkeys(reversed(films)))),  # each once, at its last place
+        [x for x in dict.fromkeys(people) if x not in disliked],
+    )
+
+
+def _dialogue_vector(ctx: TurnContext, turns: int = 6) -> np.ndarray:
+    """What the user said in this session, as one direction: the mean of their last messages'
+    vectors."""
+    said = [t.text[-600:] for t in ctx.dialogue if t.speaker == "user"][-(turns - 1) :]
+    # Earlier messages through the disk cache (each is embedded once, in one batch); this one
+    # through the query cache, where the message vector already put it.
+    vectors = [*ctx.store.embedder.embed(said), ctx.store.embedder.embed_query(ctx.message[-600:])]
+    total = np.sum(vectors, axis=0)
+    norm = float(np.linalg.norm(total))
+    return np.asarray(total / norm if norm else total, dtype=np.float32)
+
+
+def _content_direction(
+    seed_vectors: list[np.ndarray], message: np.ndarray, dialogue: np.ndarray
+) -> np.ndarray:
+    """One query vector whose dot product with a film's vector is the description-similarity
+    part of its relevance (the mean of the seeds standing in for their maximum)."""
+    w = weights()
+    q = w["query_message"] * message + w["query_dialogue"] * dialogue
+    if seed_vectors:
+        q = q + w["similar_seeds"] * np.mean(seed_vectors, axis=0)
+    norm = float(np.linalg.norm(q))
+    return np.asarray(q / norm if norm else message, dtype=np.float32)
+
+
+def _pool(
+    ctx: TurnContext, step: StepTrace, request: SearchRequest, results: list[SearchResult]
+) -> list[Scored]:
+    """Gathers candidates from every source under the hard constraints and ranks them
+    (agents/relevance.py); returns the whole ranked pool."""
+    assert ctx.profile is not None
+    catalog = ctx.store.catalog
+    sizes = pool_sizes()
+    seeds, people = _named(ctx)
+    references = [
+        point_id(i) for i in dict.fromkeys([*request.like_ids, *request.dislike_ids, *seeds])
+    ]
+    where = catalog.constraints(request, exclude_point_ids=references)
+    pool: dict[str, CatalogItem] = {r.item.id: r.item for r in results}
+    sources = {"search": len(pool)}
+
+    def add(name: str, items: list[CatalogItem]) -> None:
+        sources[name] = len(items)
+        for it in items:
+            pool.setdefault(it.id, it)
+
+    comention: dict[str, float] = {}
+    if ctx.comentions is not None and seeds:
+        related = ctx.comentions.related(seeds, limit=sizes["comention"], exclude=seeds)
+        ids = tuple(point_id(i) for i, _ in related)
+        if ids:
+            name = catalog.collection
+            assert name is not None  # the search above found the live catalog
+            hits = ctx.store.backend.filter_only(
+                name, where.and_(Where(must=(HasIds(ids),))), len(ids)
+            )
+            add("co-mentions", [CatalogItem.from_payload(h.payload) for h in hits])
+            comention = dict(related)
+    # The signals' own side first: the content source below looks for what they favour.
+    by_id = {it.id: it for it in catalog.get(seeds[-sizes["seeds"] :])}
+    vectors = catalog.vectors(list(by_id.values()))
+    message_vector = ctx.store.embedder.embed_query(ctx.message[-600:])
+    dialogue_vector = _dialogue_vector(ctx)
+    add(
+        "content",
+        catalog.nearest(
+            _content_direction(
+                [vectors[i] for i in seeds[-3:] if i in vectors], message_vector, dialogue_vector
+            ),
+            where,
+            sizes["content"],
+        ),
+    )
+    add("popular", catalog.popular(where, sizes["popular"]))
+    wanted = list(dict.fromkeys([*ctx.profile.constraints.genres, *ctx.profile.liked_genres]))
+    if wanted:
+        keys = tuple(sorted({k for g in wanted for k in genre_keys(g)}))
+        in_genre = where.and_(Where(must=(Match("genre_keys", keys),)))
+        add("popular in genre", catalog.popular(in_genre, sizes["popular_in_genre"]))
+    if people:
+        keys = tuple(normalize_key(p) for p in people)
+        with_people = where.and_(Where(must=(Match("people_keys", keys),)))
+        add("people", catalog.popular(with_people, sizes["people"]))
+    cast = {normalize_key(p) for it in by_id.values() for p in it.cast[:CAST_TOP]}
+    if cast:
+        with_cast = where.and_(Where(must=(Match("people_keys", tuple(sorted(cast))),)))
+        add("shared cast", catalog.popular(with_cast, sizes["cast"]))
+    for sid in seeds:
+        pool.pop(sid, None)
+
+    vectors.update(catalog.vectors([it for i, it in pool.items() if i not in vectors]))
+    signals = TurnSignals(
+        seeds=[by_id[i] for i in seeds if i in by_id],
+        seed_vectors=vectors,
+        wanted_genres=wanted,
+        people=people,
+        message_vector=message_vector,
+        dialogue_vector=dialogue_vector,
+        comention=comention,
+        search_rank={r.item.id: n for n, r in enumerate(results)},
+        title_df=ctx.linker.title_word_counts,
+        # a word in more than ~0.5% of titles ("love", "night") does not mark a series
+        rare_title_df=max(30, len(ctx.linker.film_titles) // 200),
+        recent=sizes["seeds"],
+    )
+    ranked = rank(pool.values(), vectors, signals)
+    step.thought(
+        f"Ranked {len(ranked)} candidate(s) from "
+        + ", ".join(f"{name} {n}" for name, n in sources.items() if n)
+        + (f", steered by {len(seeds)} film(s) named" if seeds else "")
+        + "."
+    )
+    for r in ranked[:3]:  # the why of the top (every candidate carries its signals on the bus)
+        why = ", ".join(f"{k} {v:.2f}" for k, v in list(r.signals.items())[:4])
+        step.thought(f"{r.item.label}: {r.score:.2f} ({why})")
+    return ranked
 
 
 class SearchQuery(BaseModel):
@@ -130,18 +249,22 @@ class SearchQuery(BaseModel):
 
 async def _search(ctx: TurnContext, step: StepTrace, request: SearchRequest) -> CandidateBus:
     args = {k: v for k, v in asdict(request).items() if v not in (None, [], "")}
+    limit = request.limit or ctx.settings.candidates
+    wide = replace(request, limit=max(pool_sizes()["search"], limit))
     started = step.tool_called("search_catalog", args)
     try:
-        results = await asyncio.to_thread(ctx.store.catalog.search, request)
+        results = await asyncio.to_thread(ctx.store.catalog.search, wide)
     except NotFoundError as exc:  # e.g. a genre no film has: an empty bus, said in the trace
         step.thought(f"The search found nothing: {exc}")
         results = []
     step.tool_returned(
-        "search_catalog", [f"{r.item.label} {r.score:.3f}" for r in results], started
+        "search_catalog", [f"{r.item.label} {r.score:.3f}" for r in results[:limit]], started
     )
-    if ctx.comentions is not None:
-        results = await asyncio.to_thread(_with_comentions, ctx, step, request, results)
-    ctx.candidates = [_candidate(rank, r) for rank, r in enumerate(results, start=1)]
+    if not results:
+        ctx.candidates = []
+        return CandidateBus(candidates=[])
+    ranked = await asyncio.to_thread(_pool, ctx, step, request, results)
+    ctx.candidates = [_candidate(n, r) for n, r in enumerate(ranked[:limit], start=1)]
     return CandidateBus(candidates=ctx.candidates)
 
 

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from recteam.errors import NotFoundError
 from recteam.memory.backend import (
     CollectionSpec,
@@ -168,6 +170,41 @@ class ItemCatalog:
     def get(self, item_ids: Sequence[str]) -> list[CatalogItem]:
         points = self.backend.retrieve(self._live(), [point_id(i) for i in item_ids])
         return [CatalogItem.from_payload(p.payload) for p in points]
+
+    def vectors(self, items: Sequence[CatalogItem]) -> dict[str, np.ndarray]:
+        """Description vectors by item id: from the embedding cache, which holds every vector
+        ingest computed or the shipped sidecar seeded; the rest from the engine."""
+        found = self.embedder.cached([it.dense_text() for it in items])
+        out = {items[i].id: v for i, v in found.items()}
+        missing = [it.point_id for i, it in enumerate(items) if i not in found]
+        for p in self.backend.retrieve(self._live(), missing, with_vectors=True):
+            if DENSE in p.dense:
+                out[str(p.payload["item_id"])] = np.asarray(p.dense[DENSE], dtype=np.float32)
+        return out
+
+    def nearest(self, vector: np.ndarray, where: Where, limit: int) -> list[CatalogItem]:
+        """Items whose descriptions lie closest to `vector`, fused with the popularity prior,
+        under `where`."""
+        retrievers = [Retriever("dense", DENSE, dense=vector)]
+        if self.settings.popularity_weight > 0:
+            retrievers.append(
+                Retriever("popular", "popularity", weight=self.settings.popularity_weight)
+            )
+        query = HybridQuery(
+            retrievers=tuple(retrievers),
+            where=where,
+            limit=limit,
+            prefetch=max(self.settings.prefetch, limit),
+            rrf_k=self.settings.rrf_k,
+        )
+        return [
+            CatalogItem.from_payload(h.payload) for h in self.backend.query(self._live(), query)
+        ]
+
+    def popular(self, where: Where, limit: int) -> list[CatalogItem]:
+        """The most popular items matching `where` (no text to rank by)."""
+        hits = self.backend.filter_only(self._live(), where, limit=limit, order_by="popularity")
+        return [CatalogItem.from_payload(h.payload) for h in hits]
 
     def resolve_title(self, title: str) -> CatalogItem:
         """The catalog item a person means by `title`, optionally 'Title (1999)'."""

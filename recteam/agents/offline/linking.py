@@ -33,7 +33,9 @@ only when one cast member holds most of the catalog's films under it (lexicon `s
 
 from __future__ import annotations
 
+import functools
 import gc
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -52,6 +54,7 @@ from recteam.agents.offline.signals import (
     year_after,
 )
 from recteam.agents.offline.text import Token, tokenize
+from recteam.agents.relevance import title_words
 from recteam.memory.items import CatalogItem
 
 __all__ = ["EntityLinker", "Mention", "Tier"]
@@ -148,6 +151,17 @@ class EntityLinker:
     @property
     def lexicon(self) -> Lexicon:
         return self._lexicon
+
+    @functools.cached_property
+    def title_word_counts(self) -> Counter[str]:
+        """How many catalog films carry each title word: a rare one ("toy", "conjuring") marks
+        a series, a common one ("love", "night") does not."""
+        return Counter(w for title in self.film_titles.values() for w in title_words(title))
+
+    @functools.cached_property
+    def film_titles(self) -> dict[str, str]:
+        """Every catalog film's title by item id."""
+        return {f.id: f.title for fs in self._films.values() for f in fs if not f.alias}
 
     @property
     def size(self) -> tuple[int, int]:

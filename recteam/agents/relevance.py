@@ -1,0 +1,164 @@
+"""Orders the searcher's candidate pool by how well each film answers this conversation.
+
+A film's relevance is a weighted sum of signals, each scaled to 0..1 (weights and pool sizes in
+data/ranking.toml): how often people name it, how often it is named with the films of this
+conversation, genres asked for or shared with those films, description similarity to those films
+and to what the user said, a rare title word or cast shared with them ("Toy Story 2" after "Toy
+Story"), people the user named, and its place in the text search. Pure: the searcher gathers the
+pool and the signals; this module only scores, so it can be tested and explained on its own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+import numpy as np
+
+from recteam.memory.genres import genre_keys
+from recteam.memory.items import CatalogItem, normalize_key
+
+__all__ = ["CAST_TOP", "Scored", "TurnSignals", "pool_sizes", "rank", "title_words", "weights"]
+
+POPULARITY_TOP = 15.0  # payload popularity of the most named films (log scale)
+CAST_TOP = 6  # billed cast compared: leads, not the fiftieth extra
+_WORD = re.compile(r"[a-z0-9']+")
+# Words every series and half the catalog share: "Part 2", "The Movie".
+_TITLE_STOP = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "and",
+        "in",
+        "on",
+        "to",
+        "part",
+        "ii",
+        "iii",
+        "iv",
+        "movie",
+        "chapter",
+        "vol",
+        "volume",
+    ]
+)
+
+
+@cache
+def _config() -> dict[str, dict[str, float]]:
+    text = resources.files("recteam.data").joinpath("ranking.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def weights() -> dict[str, float]:
+    return dict(_config()["weights"])
+
+
+def pool_sizes() -> dict[str, int]:
+    return {k: int(v) for k, v in _config()["pool"].items()}
+
+
+def title_words(title: str) -> set[str]:
+    return {w for w in _WORD.findall(title.lower()) if w not in _TITLE_STOP and len(w) > 2}
+
+
+def _keys(genres: Iterable[str]) -> set[str]:
+    return {k for g in genres for k in genre_keys(g)}
+
+
+def _cast(item: CatalogItem) -> set[str]:
+    return {normalize_key(p) for p in item.cast[:CAST_TOP]}
+
+
+@dataclass
+class TurnSignals:
+    """What this turn knows that ranks films. `seeds`: films named in the conversation, oldest
+    first; `title_df`: how many catalog titles hold each title word (rare words mark a series)."""
+
+    seeds: Sequence[CatalogItem] = ()
+    seed_vectors: Mapping[str, np.ndarray] = field(default_factory=dict)
+    wanted_genres: Sequence[str] = ()
+    people: Iterable[str] = ()
+    message_vector: np.ndarray | None = None
+    dialogue_vector: np.ndarray | None = None
+    comention: Mapping[str, float] = field(default_factory=dict)  # item id -> raw score
+    search_rank: Mapping[str, int] = field(default_factory=dict)  # item id -> 0-based rank
+    title_df: Mapping[str, int] = field(default_factory=dict)
+    rare_title_df: int = 30
+    recent: int = 4  # seeds that steer title, cast and description similarity
+
+
+@dataclass(frozen=True)
+class Scored:
+    item: CatalogItem
+    score: float
+    signals: dict[str, float]  # the non-zero weighted terms, largest first: the "why"
+
+
+class _Seeds:
+    """The per-turn side of the signals, computed once for the whole pool."""
+
+    def __init__(self, s: TurnSignals) -> None:
+        recent = list(s.seeds)[-s.recent :]
+        self.genres = _keys(g for it in s.seeds for g in it.genres)
+        self.wanted = _keys(s.wanted_genres)
+        self.people = {normalize_key(p) for p in s.people}
+        self.casts = [_cast(it) for it in recent]
+        self.title_weight: dict[str, float] = {}
+        for it in recent:
+            for w in title_words(it.title):
+                df = s.title_df.get(w, 1)
+                if df <= s.rare_title_df:
+                    self.title_weight[w] = self.title_weight.get(w, 0.0) + 1 / math.log(2 + df)
+        vectors = [s.seed_vectors[it.id] for it in recent[-3:] if it.id in s.seed_vectors]
+        self.vectors = np.stack(vectors) if vectors else None
+        top = max(s.comention.values(), default=0.0)
+        self.comention = {k: v / top for k, v in s.comention.items()} if top > 0 else {}
+
+
+def _signals(item: CatalogItem, vector: np.ndarray | None, s: TurnSignals, x: _Seeds) -> dict:
+    keys = _keys(item.genres)
+    cast = _cast(item)
+    out = {
+        "popularity": min(max(item.popularity, 0.0) / POPULARITY_TOP, 1.0),
+        "comention": x.comention.get(item.id, 0.0),
+        "genre_wanted": float(bool(keys & x.wanted)),
+        "genre_seeds": len(keys & x.genres) / (len(keys) + 1) if x.genres else 0.0,
+        "title_seeds": min(sum(x.title_weight.get(w, 0.0) for w in title_words(item.title)), 2.0)
+        / 2,
+        "cast_seeds": min(sum(len(cast & c) for c in x.casts), 3) / 3,
+        "people": min(len(cast & x.people), 2) / 2,
+        "search": 1 / (1 + s.search_rank[item.id] / 10) if item.id in s.search_rank else 0.0,
+    }
+    if vector is not None:
+        if x.vectors is not None:
+            out["similar_seeds"] = float((x.vectors @ vector).max())
+        if s.message_vector is not None:
+            out["query_message"] = float(s.message_vector @ vector)
+        if s.dialogue_vector is not None:
+            out["query_dialogue"] = float(s.dialogue_vector @ vector)
+    return out
+
+
+def rank(
+    pool: Iterable[CatalogItem], vectors: Mapping[str, np.ndarray], s: TurnSignals
+) -> list[Scored]:
+    """`pool` scored and sorted, best first (ties by popularity, then id: reproducible)."""
+    w = weights()
+    x = _Seeds(s)
+    scored = []
+    for item in pool:
+        terms = {
+            k: w.get(k, 0.0) * v for k, v in _signals(item, vectors.get(item.id), s, x).items()
+        }
+        terms = dict(sorted(((k, v) for k, v in terms.items() if v), key=lambda kv: -abs(kv[1])))
+        scored.append(Scored(item, round(sum(terms.values()), 4), terms))
+    scored.sort(key=lambda r: (-r.score, -r.item.popularity, r.item.id))
+    return scored
