@@ -324,6 +324,9 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     ("thanks so much!", {"smalltalk": "thanks"}),
     ("ok thanks, bye", {"smalltalk": "bye"}),
     ("Hi! Any good comedies?", {"genres": ["comedy"]}),
+    ("She does, but is wanting live action, she is 14", {"wants": ["live-action"]}),
+    ("movies from the 90s or 80s", {"year_min": 1980, "year_max": 1999}),
+    ("something from the mid 2000s or earlier", {"year_max": 2006}),
     # a taste ("I love horror") ranks, a request ("looking for a horror movie") filters
     ("I love horror movies", {"liked_genres": ["horror"]}),
     ("I'm a big fan of comedies and horror", {"liked_genres": ["comedy", "horror"]}),

@@ -148,9 +148,10 @@ def _range(r: _Reader, i: int) -> YearBound | None:
     joined = r.phrase_at(first.end, r.words.range_joiners)
     dashed = first.end < len(r.tokens) and bool(_RANGE_DASH & set(r.tokens[first.end].gap))
     second = r.span_at(joined) if joined is not None else r.span_at(first.end) if dashed else None
-    if second is None or second.hi < first.lo:
+    if second is None:
         return None
-    return YearBound(i, second.end, first.lo, second.hi)
+    # "the 90s or 80s" names the same stretch as "the 80s or 90s"
+    return YearBound(i, second.end, min(first.lo, second.lo), max(first.hi, second.hi))
 
 
 def _one_sided(r: _Reader, i: int) -> YearBound | None:
@@ -172,7 +173,7 @@ def _one_sided(r: _Reader, i: int) -> YearBound | None:
                 "since": (span.lo, None),
             }[bound]
             return YearBound(i, span.end, lo, hi)
-    span = r.span_at(i)
+    span = r.span_at(r.phrase_at(i, w.range_starts) or i)  # "from the mid 2000s or earlier"
     if span is None:
         return None
     if (end := r.phrase_at(span.end, w.or_later)) is not None or r.text[
