@@ -71,6 +71,12 @@ def turn_events(finished: bool = True) -> list:
                         "genres": ["Drama"],
                         "score": 0.0312,
                         "rank": 1,
+                        "signals": {
+                            "comention": 0.31,
+                            "popularity": 0.2,
+                            "genre_wanted": 0.2,
+                            "people": 0.1,
+                        },
                     }
                 ]
             },
@@ -203,7 +209,8 @@ def test_candidate_rows_take_the_latest_bus_and_the_fit() -> None:
             },
         ),
     ]
-    assert candidate_rows(events) == [[1, "Arrival", 2016, "Drama", 0.0312, 0.82]]
+    why = "comention 0.31, popularity 0.20, genre_wanted 0.20"  # the three largest
+    assert candidate_rows(events) == [[1, "Arrival", 2016, "Drama", 0.0312, why, 0.82]]
 
 
 def test_profile_panel_shows_only_what_is_known() -> None:

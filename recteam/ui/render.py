@@ -37,7 +37,7 @@ ICONS = {
     "reflector": "🪞",
     "responder": "💬",
 }
-CANDIDATE_HEADERS = ["#", "title", "year", "genres", "search score", "fit"]
+CANDIDATE_HEADERS = ["#", "title", "year", "genres", "relevance", "why", "fit"]
 
 
 def _short(value: Any, limit: int = 400) -> str:
@@ -202,6 +202,7 @@ def candidate_rows(events: Iterable[TraceEvent]) -> list[list[Any]]:
             c["item"].get("year"),
             ", ".join(c.get("genres", [])[:3]),
             round(c.get("score", 0.0), 4),
+            ", ".join(f"{k} {v:.2f}" for k, v in list(c.get("signals", {}).items())[:3]),
             fit.get(c["item"]["id"], ""),
         ]
         for c in bus
