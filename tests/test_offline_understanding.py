@@ -517,6 +517,16 @@ def test_a_genre_the_user_loves_ranks_but_does_not_filter(linker: EntityLinker) 
     assert p.constraints.genres == ["comedy"] and p.liked_genres == ["horror", "comedy"]
 
 
+def test_a_film_named_later_sets_a_new_direction_a_refinement_keeps_the_genre(
+    linker: EntityLinker,
+) -> None:
+    p = understand("a comedy please", linker).to_profile_update(profile())
+    p = understand("something newer", linker).to_profile_update(p)
+    assert p.constraints.genres == ["comedy"]
+    p = understand("I loved Inception, anything like it?", linker).to_profile_update(p)
+    assert p.constraints.genres == [] and p.liked_genres == ["comedy"]
+
+
 def test_several_genres_rank_but_do_not_filter(linker: EntityLinker) -> None:
     p = understand("a comedy or a drama", linker).to_profile_update(profile())
     assert p.liked_genres == ["comedy", "drama"] and p.constraints.genres == []

@@ -150,6 +150,11 @@ class Understanding(BaseModel):
             # One genre asked for is a filter; several ("comedy or drama") rank but do not filter,
             # since the engine reads constraint genres as all required.
             c.genres = list(self.genres) if len(self.genres) == 1 else []
+        elif self.liked_items:
+            # "I loved Inception, anything like it?" after "a comedy please" sets a new direction:
+            # the earlier genre still ranks (liked genres) but no longer filters. A refinement
+            # that names no film ("something newer") keeps it.
+            c.genres = []
         for genre in self.liked_genres:
             _add(p.liked_genres, genre)
             _drop(c.exclude_genres, genre)
