@@ -3,11 +3,14 @@ protocol end to end through the real offline team on three tiny dialogues."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from recteam.evaluation.ranking_fit import Pools, fit_weights, load_pools
 from recteam.evaluation.redial_data import (
     Dialogue,
     Message,
@@ -173,6 +176,7 @@ def test_cli_writes_json_and_a_markdown_table(tmp_path: Path) -> None:
         "--movies", str(REDIAL / "movies.csv"),
         "--facts", str(REDIAL / "wikipedia.json"),
         "--folds", "3", "--limit", "2", "--out", str(tmp_path / "out"),
+        "--signals-out", str(tmp_path / "pools.jsonl.gz"),
         cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -180,3 +184,43 @@ def test_cli_writes_json_and_a_markdown_table(tmp_path: Path) -> None:
     assert result["dialogues"] == 2 and result["points"] == 4
     assert "| popularity |" in (tmp_path / "out" / "redial.md").read_text()
     assert "R@10 (new)" in done.stdout
+    # every scored turn's pool was recorded, and the weights can be fitted to them
+    pools = load_pools(tmp_path / "pools.jsonl.gz")
+    assert 1 <= len(pools) <= 4 and "popularity" in pools.signals
+    fitted = recteam(
+        "eval", "fit-ranking", str(tmp_path / "pools.jsonl.gz"), "--rounds", "1", cwd=tmp_path
+    )
+    assert fitted.returncode == 0, fitted.stderr
+    assert "[weights]" in fitted.stdout and "popularity = " in fitted.stdout
+
+
+def _pools(targets_signal: list[float], rows: int = 60) -> Pools:
+    """Turns where signal 'good' marks the target (row 0) and 'loud' is noise."""
+    rng = np.random.default_rng(0)
+    matrices, targets = [], []
+    for strength in targets_signal:
+        m = rng.random((rows, 2), dtype=np.float32) * np.array([0.5, 1.0], dtype=np.float32)
+        m[0, 0] = strength
+        matrices.append(m)
+        targets.append([0, -1])  # the second target is not in the pool: always a miss
+    return Pools(["good", "loud"], matrices, targets)
+
+
+def test_fitting_raises_the_weight_of_the_signal_that_finds_targets() -> None:
+    pools = _pools([0.9] * 40)
+    result = fit_weights(pools, {"good": 0.0, "loud": 0.3}, rounds=5)
+    assert result.weights["good"] > 0 and result.after[10] > result.before[10]
+    assert result.after[50] <= 0.5  # the target outside the pool stays a miss
+    held = fit_weights(pools, {"good": 0.0, "loud": 0.3}, rounds=5, holdout=True).held_out
+    assert held is not None and held[1][10] >= held[0][10]
+
+
+def test_a_truncated_or_foreign_pools_file_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "pools.jsonl.gz"
+    bad.write_text("not gzip")
+    with pytest.raises(ValueError, match="not a gzip file"):
+        load_pools(bad)
+    with gzip.open(bad, "wt") as fh:
+        fh.write('{"key": "k", "targets": ["a"], "mentioned": [], "pool": [["a", {"x": 1}]]}\n')
+        fh.write('{"key": "k2", "targe')  # cut mid-line, as by a crash
+    assert len(load_pools(bad)) == 1

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -23,7 +24,16 @@ import numpy as np
 from recteam.memory.genres import genre_keys
 from recteam.memory.items import CatalogItem, normalize_key
 
-__all__ = ["CAST_TOP", "Scored", "TurnSignals", "pool_sizes", "rank", "title_words", "weights"]
+__all__ = [
+    "CAST_TOP",
+    "POOL_RECORDER",
+    "Scored",
+    "TurnSignals",
+    "pool_sizes",
+    "rank",
+    "title_words",
+    "weights",
+]
 
 POPULARITY_TOP = 15.0  # payload popularity of the most named films (log scale)
 CAST_TOP = 6  # billed cast compared: leads, not the fiftieth extra
@@ -100,6 +110,14 @@ class Scored:
     item: CatalogItem
     score: float
     signals: dict[str, float]  # the non-zero weighted terms, largest first: the "why"
+    raw: dict[str, float] = field(default_factory=dict)  # every signal before weighting
+
+
+# Set by an evaluation that fits the weights (`recteam eval redial --signals-out`): the searcher
+# hands it each ranked pool. A context variable, so concurrent turns record their own pools.
+POOL_RECORDER: ContextVar[Callable[[list[Scored]], None] | None] = ContextVar(
+    "pool_recorder", default=None
+)
 
 
 class _Seeds:
@@ -155,10 +173,9 @@ def rank(
     x = _Seeds(s)
     scored = []
     for item in pool:
-        terms = {
-            k: w.get(k, 0.0) * v for k, v in _signals(item, vectors.get(item.id), s, x).items()
-        }
+        raw = _signals(item, vectors.get(item.id), s, x)
+        terms = {k: w.get(k, 0.0) * v for k, v in raw.items()}
         terms = dict(sorted(((k, v) for k, v in terms.items() if v), key=lambda kv: -abs(kv[1])))
-        scored.append(Scored(item, round(sum(terms.values()), 4), terms))
+        scored.append(Scored(item, round(sum(terms.values()), 4), terms, raw))
     scored.sort(key=lambda r: (-r.score, -r.item.popularity, r.item.id))
     return scored

@@ -27,7 +27,15 @@ from recteam.agents.context import TurnContext
 from recteam.agents.llm import structured_call
 from recteam.agents.messages import Candidate, CandidateBus, ItemRef, PreferenceProfile
 from recteam.agents.offline.text import tokenize
-from recteam.agents.relevance import CAST_TOP, Scored, TurnSignals, pool_sizes, rank, weights
+from recteam.agents.relevance import (
+    CAST_TOP,
+    POOL_RECORDER,
+    Scored,
+    TurnSignals,
+    pool_sizes,
+    rank,
+    weights,
+)
 from recteam.agents.tracer import StepTrace
 from recteam.errors import NotFoundError
 from recteam.memory.backend import HasIds, Match, Where
@@ -231,6 +239,8 @@ def _pool(
         recent=sizes["seeds"],
     )
     ranked = rank(pool.values(), vectors, signals)
+    if (record := POOL_RECORDER.get()) is not None:
+        record(ranked)
     step.thought(
         f"Ranked {len(ranked)} candidate(s) from "
         + ", ".join(f"{name} {n}" for name, n in sources.items() if n)

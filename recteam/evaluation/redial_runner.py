@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from recteam.agents.messages import ItemRef
+from recteam.agents.relevance import POOL_RECORDER, Scored
 from recteam.agents.settings import TeamSettings
 from recteam.agents.trace import StepOutput, TraceEvent, TurnFinished
+from recteam.evaluation.ranking_fit import PoolWriter
 from recteam.evaluation.redial_data import (
     catalog_items,
     load_dialogues,
@@ -57,6 +59,7 @@ class EvalConfig:
     search: SearchSettings = field(default_factory=SearchSettings)
     cache_dir: Path | None = None
     concurrency: int = 3  # turns in flight at once
+    signals_out: Path | None = None  # record every turn's ranked pool (for eval fit-ranking)
 
 
 def ranking_of(events: list[TraceEvent]) -> list[str]:
@@ -74,11 +77,16 @@ def ranking_of(events: list[TraceEvent]) -> list[str]:
 
 
 async def _team_ranking(
-    rec: Recommender, refs: dict[str, ItemRef], point: EvalPoint
+    rec: Recommender, refs: dict[str, ItemRef], point: EvalPoint, pools: PoolWriter | None = None
 ) -> tuple[list[str], str, str | None]:
     user = point.key
     message = await asyncio.to_thread(seed_session, rec.store, rec.linker, refs, point, user)
+    last_pool: list[list[Scored]] = []
+    if pools is not None:  # the turn's tasks inherit this context: it sees only its own pools
+        POOL_RECORDER.set(last_pool.append)
     events = [e async for e in rec.run_turn(user, message, user, act="RECOMMEND")]
+    if pools is not None and last_pool:  # after a revision, the pool the bus came from
+        pools.write(point.key, point.targets, sorted(point.mentioned), last_pool[-1])
     await asyncio.to_thread(rec.store.memories.delete_user, user)
     done = events[-1]
     assert isinstance(done, TurnFinished)
@@ -91,6 +99,7 @@ async def _rank_all(
     points: list[EvalPoint],
     concurrency: int,
     advance: Callback,
+    pools: PoolWriter | None = None,
 ) -> list[tuple[list[str], str, str | None]]:
     """Every point's team ranking; a few turns at once, each its own user and session (the
     store work and the embedder release the GIL, so two cores both work)."""
@@ -98,7 +107,7 @@ async def _rank_all(
 
     async def one(point: EvalPoint) -> tuple[list[str], str, str | None]:
         async with gate:
-            result = await _team_ranking(rec, refs, point)
+            result = await _team_ranking(rec, refs, point, pools)
         advance(1)
         return result
 
@@ -141,6 +150,7 @@ def run_redial(
         cache = config.cache_dir or Path(tmp) / "cache"
         store = open_eval_store(Path(tmp) / "store", cache, embedder, config.search)
         rec: Recommender | None = None
+        pools = PoolWriter(config.signals_out) if config.signals_out else None
         try:
             for n, fold in enumerate(splits):
                 stats = fold.statistics()
@@ -165,7 +175,7 @@ def run_redial(
                 t0 = time.perf_counter()
                 for point, (ranking, act, error) in zip(
                     points,
-                    asyncio.run(_rank_all(rec, refs, points, config.concurrency, advance)),
+                    asyncio.run(_rank_all(rec, refs, points, config.concurrency, advance, pools)),
                     strict=False,
                 ):
                     acts[act] += 1
@@ -177,6 +187,8 @@ def run_redial(
                 timings["turns_s"] += time.perf_counter() - t0
         finally:
             store.close()
+            if pools is not None:
+                pools.close()
     seconds = time.perf_counter() - started
     return {
         "dialogues": len(scored),

@@ -76,6 +76,14 @@ def redial(
             "temporary folder, so every run embeds the ~7k films again, a few minutes).",
         ),
     ] = None,
+    signals_out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--signals-out",
+            help="Also record every turn's ranked candidate pool with its signals (gzip'd JSON "
+            "lines) for `recteam eval fit-ranking`.",
+        ),
+    ] = None,
 ) -> None:
     """ReDial turn-level Recall@1/10/50 of the team, with popularity and 'repeat a mentioned
     movie' baselines, each with and without movies already mentioned in the dialogue."""
@@ -101,6 +109,7 @@ def redial(
         team=settings.team,
         search=settings.search,
         cache_dir=cache_dir,
+        signals_out=signals_out,
     )
     with progress_bar(console, "ReDial") as (start, advance):
         result = run_redial(
@@ -113,6 +122,63 @@ def redial(
     js, md = write_report(result, out)
     console.print(markdown_table(result), markup=False, highlight=False)
     console.print(f"Wrote {js} and {md}.", highlight=False)
+    if signals_out:
+        console.print(
+            f"Recorded the ranked pools in {signals_out}: `recteam eval fit-ranking "
+            f"{signals_out}` fits the ranking weights to them.",
+            highlight=False,
+        )
+
+
+@eval_app.command("fit-ranking")
+def fit_ranking(
+    pools_file: Annotated[
+        Path,
+        typer.Argument(
+            help="Pools recorded by `recteam eval redial --signals-out FILE`.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    rounds: Annotated[int, typer.Option("--rounds", min=1, max=20, help="Search rounds.")] = 3,
+    holdout: Annotated[
+        bool,
+        typer.Option(
+            "--holdout", help="Fit on even-numbered turns; also report the odd ones (unseen)."
+        ),
+    ] = False,
+) -> None:
+    """Fits the searcher's ranking weights (recteam/data/ranking.toml) to recorded pools by
+    coordinate search on Recall@10 + Recall@50, and prints them as TOML to paste into that file.
+    The recall is the searcher's order over its pool (targets outside the pool are misses)."""
+    from recteam.agents.relevance import weights
+    from recteam.evaluation.ranking_fit import fit_weights, load_pools
+
+    try:
+        pools = load_pools(pools_file)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+    def show(r: dict[int, float]) -> str:
+        return " ".join(f"R@{k} {v:.3f}" for k, v in r.items())
+
+    console.print(f"{len(pools):,} turns, signals: {', '.join(pools.signals)}", highlight=False)
+    result = fit_weights(
+        pools,
+        weights(),
+        rounds,
+        holdout,
+        on_round=lambda n, r: console.print(f"round {n}: {show(r)}", highlight=False),
+    )
+    console.print(f"shipped weights: {show(result.before)}", highlight=False)
+    console.print(f"fitted weights:  {show(result.after)}", highlight=False)
+    if result.held_out is not None:
+        before, after = result.held_out
+        console.print(f"odd turns, shipped: {show(before)}; fitted: {show(after)}", highlight=False)
+    console.print("[weights]", markup=False, highlight=False)
+    for k, v in result.weights.items():
+        console.print(f"{k} = {v}", highlight=False)
 
 
 @eval_app.command()
