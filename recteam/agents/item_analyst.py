@@ -90,7 +90,8 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
         "item_analyst",
         ItemAnalyses,
         profile=ctx.profile.model_dump(mode="json"),
-        candidates=[c.model_dump(mode="json") for c in judged],
+        # the ranking's signals stay out: they cost tokens and the model judges from facts
+        candidates=[c.model_dump(mode="json", exclude={"signals"}) for c in judged],
         message=ctx.message,
         picks=ctx.settings.picks,
     )
