@@ -4,8 +4,17 @@ signal has a weight in data/ranking.toml (a misspelt key would silently weigh no
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from recteam.agents.relevance import TurnSignals, pool_sizes, rank, title_words, weights
+from recteam.agents.relevance import (
+    SIGNALS,
+    TurnSignals,
+    check_config,
+    pool_sizes,
+    rank,
+    title_words,
+    weights,
+)
 from recteam.memory.items import CatalogItem
 
 
@@ -44,7 +53,7 @@ def test_every_signal_has_a_weight_and_every_weight_a_signal() -> None:
     scored = rank([SEQUEL, OTHER, DRAMA, HORROR], {i.id: unit(1, 1) for i in [OTHER]}, s)
     seen = {k for r in scored for k in r.signals}
     unused = {k for k, w in weights().items() if w == 0}  # kept in the file for tuning
-    assert seen | unused == set(weights()) and not seen & unused
+    assert seen | unused == set(weights()) == set(SIGNALS) and not seen & unused
     assert {"search", "comention", "popular", "content", "seeds"} <= set(pool_sizes())
 
 
@@ -88,3 +97,16 @@ def test_the_order_is_reproducible_and_explains_itself() -> None:
     top = a[0]
     assert top.score == round(sum(top.signals.values()), 4)
     assert list(top.signals.values()) == sorted(top.signals.values(), key=abs, reverse=True)
+
+
+def test_a_misspelt_or_missing_ranking_key_is_named() -> None:
+    good = {"weights": weights(), "pool": pool_sizes()}
+    assert check_config(good) == good
+    typo = {"weights": {**weights(), "popularty": 0.4}, "pool": pool_sizes()}
+    with pytest.raises(ValueError, match="unknown key 'popularty'"):
+        check_config(typo)
+    missing = {"weights": {k: v for k, v in weights().items() if k != "people"}, "pool": {}}
+    with pytest.raises(ValueError, match="missing people"):
+        check_config(missing)
+    with pytest.raises(ValueError, match="not a number"):
+        check_config({"weights": {**weights(), "people": "high"}, "pool": pool_sizes()})

@@ -29,6 +29,7 @@ __all__ = [
     "POOL_RECORDER",
     "Scored",
     "TurnSignals",
+    "check_config",
     "pool_sizes",
     "rank",
     "title_words",
@@ -61,10 +62,45 @@ _TITLE_STOP = frozenset(
 )
 
 
+SIGNALS = (
+    "popularity",
+    "comention",
+    "genre_wanted",
+    "genre_seeds",
+    "similar_seeds",
+    "query_message",
+    "query_dialogue",
+    "title_seeds",
+    "cast_seeds",
+    "people",
+    "search",
+)
+POOLS = ("search", "comention", "content", "popular", "popular_in_genre", "people", "cast", "seeds")
+
+
 @cache
 def _config() -> dict[str, dict[str, float]]:
+    """data/ranking.toml, checked: a misspelt key would otherwise weigh nothing, silently."""
     text = resources.files("recteam.data").joinpath("ranking.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    return check_config(tomllib.loads(text))
+
+
+def check_config(config: dict) -> dict[str, dict[str, float]]:
+    """Raises ValueError naming the first unknown, missing or non-numeric key."""
+    for table, known in (("weights", SIGNALS), ("pool", POOLS)):
+        values = config.get(table, {})
+        for key, value in values.items():
+            if key not in known:
+                raise ValueError(
+                    f"ranking.toml [{table}]: unknown key {key!r} (known: {', '.join(known)})"
+                )
+            if not isinstance(value, int | float) or (table == "pool" and value < 0):
+                wanted = "a count >= 0" if table == "pool" else "a number"
+                raise ValueError(f"ranking.toml [{table}] {key} = {value!r}: not {wanted}")
+        missing = [k for k in known if k not in values]
+        if missing:
+            raise ValueError(f"ranking.toml [{table}]: missing {', '.join(missing)}")
+    return config
 
 
 def weights() -> dict[str, float]:
