@@ -39,10 +39,13 @@ def analyse(
     # ranking does not see: wishes, things to avoid and people the user dislikes.
     score = 0.7 / (1 + 0.02 * max(c.rank - 1, 0))
 
-    wanted = _keys(profile.constraints.genres) | _keys(profile.liked_genres)
+    asked = _keys(profile.constraints.genres)
+    wanted = asked | _keys(profile.liked_genres)
     hit = sorted(g for g in c.genres if _keys([g]) & wanted)
     if hit:
-        pros.append(f"it is {' and '.join(g.lower() for g in hit)}, as you asked")
+        # a genre asked for ("a horror film") or a taste ("I love horror"): said as it was said
+        why = "as you asked" if any(_keys([g]) & asked for g in hit) else "a genre you like"
+        pros.append(f"it is {' and '.join(g.lower() for g in hit)}, {why}")
     shared = [g for g in c.genres if normalize_key(g) in liked_genres]
     if shared and not hit:
         pros.append(f"it shares {', '.join(g.lower() for g in shared[:2])} with films you liked")

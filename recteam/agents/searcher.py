@@ -102,7 +102,7 @@ def _candidate(n: int, r: Scored) -> Candidate:
     )
 
 
-def _named(ctx: TurnContext) -> tuple[list[str], list[str]]:
+def _named(ctx: TurnContext) -> tuple[list[str], set[str], list[str]]:
     """Films and people named in this conversation by either side, in the order they came up,
     this message's last: what the ranking steers by (co-mentions, shared cast and title words,
     similar descriptions, people's films). Earlier user messages are linked again (about a
@@ -113,22 +113,26 @@ def _named(ctx: TurnContext) -> tuple[list[str], list[str]]:
         i.id
         for i in [*p.constraints.exclude_items, *p.dislikes, *p.likes, *ctx.session_recommended]
     ]
+    by_user = {i.id for i in [*p.constraints.exclude_items, *p.dislikes, *p.likes]}
     people = [*p.liked_people, *p.constraints.people]
     for turn in ctx.dialogue:
         if turn.speaker == "user":
             for m in ctx.linker.link(turn.text):
                 if m.item is not None:
                     films.append(m.item.id)
+                    by_user.add(m.item.id)
                 elif m.person is not None:
                     people.append(m.person)
         else:
             films += [i.id for i in turn.items]
     now = ctx.understand()
     films += [i.id for i in now.mentioned_items]
+    by_user |= {i.id for i in now.mentioned_items}
     people += now.mentioned_people
     disliked = set(p.disliked_people)
     return (
         list(reversed(dict.fromkeys(reversed(films)))),  # each once, at its last place
+        by_user,
         [x for x in dict.fromkeys(people) if x not in disliked],
     )
 
@@ -166,7 +170,7 @@ def _pool(
     assert ctx.profile is not None
     catalog = ctx.store.catalog
     sizes = pool_sizes()
-    seeds, people = _named(ctx)
+    seeds, by_user, people = _named(ctx)
     references = [
         point_id(i) for i in dict.fromkeys([*request.like_ids, *request.dislike_ids, *seeds])
     ]
@@ -192,7 +196,8 @@ def _pool(
             add("co-mentions", [CatalogItem.from_payload(h.payload) for h in hits])
             comention = dict(related)
     # The signals' own side first: the content source below looks for what they favour.
-    by_id = {it.id: it for it in catalog.get(seeds[-sizes["seeds"] :])}
+    steer = [i for i in seeds if i in by_user][-sizes["seeds"] :]  # the user's films steer
+    by_id = {it.id: it for it in catalog.get(steer)}
     vectors = catalog.vectors(list(by_id.values()))
     message_vector = ctx.store.embedder.embed_query(ctx.message[-600:])
     dialogue_vector = _dialogue_vector(ctx)
@@ -200,7 +205,7 @@ def _pool(
         "content",
         catalog.nearest(
             _content_direction(
-                [vectors[i] for i in seeds[-3:] if i in vectors], message_vector, dialogue_vector
+                [vectors[i] for i in steer[-3:] if i in vectors], message_vector, dialogue_vector
             ),
             where,
             sizes["content"],
@@ -237,6 +242,7 @@ def _pool(
         # a word in more than ~0.5% of titles ("love", "night") does not mark a series
         rare_title_df=max(30, len(ctx.linker.film_titles) // 200),
         recent=sizes["seeds"],
+        steer_from=frozenset(by_user),
     )
     ranked = rank(pool.values(), vectors, signals)
     if (record := POOL_RECORDER.get()) is not None:
