@@ -112,14 +112,14 @@ def test_a_misspelt_or_missing_ranking_key_is_named() -> None:
         check_config({"weights": {**weights(), "people": "high"}, "pool": pool_sizes()})
 
 
-def test_only_the_films_the_user_named_steer_by_title_cast_and_description() -> None:
+def test_only_the_seeds_steer_by_title_cast_and_description() -> None:
     gump = film("Forrest Gump", 1994, cast=["Tom Hanks"], popularity=9)
-    # Toy Story was the team's own suggestion; the user then named Forrest Gump
+    # Toy Story was the team's own suggestion; the user then named Forrest Gump, and the
+    # searcher passes only the user's films as seeds
     s = TurnSignals(
-        seeds=[SEED, gump],
+        seeds=[gump],
         seed_vectors={SEED.id: unit(1, 0), gump.id: unit(0, 1)},
         title_df={"toy": 2, "story": 2},
-        steer_from=frozenset({gump.id}),
     )
     vectors = {SEQUEL.id: unit(1, 0), DRAMA.id: unit(0.2, 1)}
     ranked = {r.item.title: r.signals for r in rank([SEQUEL, DRAMA], vectors, s)}

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from recteam.agents.tracer import StepTrace
 
-__all__ = ["RoleModelError", "render_prompt", "structured_call"]
+__all__ = ["RoleModelError", "prompt_data", "render_prompt", "structured_call"]
 
 T = TypeVar("T", bound=BaseModel)
 _ENV = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
@@ -37,6 +37,16 @@ def _tojson(value: Any, indent: int | None = None) -> str:
 
 _ENV.filters["tojson"] = _tojson
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
+
+
+def prompt_data(user_message: str) -> dict[str, Any]:
+    """The JSON a rendered user prompt quotes between <data> and </data> ({} when it quotes
+    none): what a scripted model client reads instead of the prose around it."""
+    text = user_message.strip()
+    if not (text.startswith("<data>") and text.endswith("</data>")):
+        return {}
+    data = json.loads(text[len("<data>") : -len("</data>")])
+    return data if isinstance(data, dict) else {}
 
 
 class RoleModelError(Exception):

@@ -125,8 +125,8 @@ def _cast(item: CatalogItem) -> set[str]:
 
 @dataclass
 class TurnSignals:
-    """What this turn knows that ranks films. `seeds`: films named in the conversation, oldest
-    first; `title_df`: how many catalog titles hold each title word (rare words mark a series)."""
+    """What this turn knows that ranks films. `seeds`: the films that steer (the searcher passes
+    the ones the user named), oldest first; `title_df`: how many catalog titles hold each title word (rare words mark a series)."""
 
     seeds: Sequence[CatalogItem] = ()
     seed_vectors: Mapping[str, np.ndarray] = field(default_factory=dict)
@@ -139,10 +139,6 @@ class TurnSignals:
     title_df: Mapping[str, int] = field(default_factory=dict)
     rare_title_df: int = 30
     recent: int = 4  # seeds that steer title, cast and description similarity
-    # Seeds that steer by title, cast and description (None: all). The searcher passes the films
-    # the user named: the sequel or co-star of a film the team itself suggested last turn is no
-    # answer to what the user said (on ReDial, too, the seeker's films are the better guide).
-    steer_from: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,8 +160,7 @@ class _Seeds:
     """The per-turn side of the signals, computed once for the whole pool."""
 
     def __init__(self, s: TurnSignals) -> None:
-        recent = [it for it in s.seeds if s.steer_from is None or it.id in s.steer_from]
-        recent = recent[-s.recent :]
+        recent = list(s.seeds)[-s.recent :]
         self.genres = _keys(g for it in s.seeds for g in it.genres)
         self.wanted = _keys(s.wanted_genres)
         self.people = {normalize_key(p) for p in s.people}

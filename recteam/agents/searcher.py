@@ -196,7 +196,10 @@ def _pool(
             add("co-mentions", [CatalogItem.from_payload(h.payload) for h in hits])
             comention = dict(related)
     # The signals' own side first: the content source below looks for what they favour.
-    steer = [i for i in seeds if i in by_user][-sizes["seeds"] :]  # the user's films steer
+    # Only the user's films steer by title, cast and description: the sequel or co-star of a film
+    # the team itself suggested last turn is no answer to what the user said (on ReDial, too,
+    # the seeker's films are the better guide). Co-mentions above use every film named.
+    steer = [i for i in seeds if i in by_user][-sizes["seeds"] :]
     by_id = {it.id: it for it in catalog.get(steer)}
     vectors = catalog.vectors(list(by_id.values()))
     message_vector = ctx.store.embedder.embed_query(ctx.message[-600:])
@@ -242,7 +245,6 @@ def _pool(
         # a word in more than ~0.5% of titles ("love", "night") does not mark a series
         rare_title_df=max(30, len(ctx.linker.film_titles) // 200),
         recent=sizes["seeds"],
-        steer_from=frozenset(by_user),
     )
     ranked = rank(pool.values(), vectors, signals)
     if (record := POOL_RECORDER.get()) is not None:

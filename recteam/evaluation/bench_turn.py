@@ -29,6 +29,7 @@ from autogen_core import CancellationToken
 from autogen_core.models import CreateResult, LLMMessage, RequestUsage
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
+from recteam.agents.llm import prompt_data
 from recteam.agents.messages import ROLES
 from recteam.agents.settings import TeamSettings
 from recteam.agents.trace import StepFinished, TraceEvent, TurnFinished
@@ -78,10 +79,8 @@ class InstantModel(ReplayChatCompletionClient):
         cancellation_token: CancellationToken | None = None,
         **kwargs: Any,
     ) -> CreateResult:
-        text = str(messages[-1].content).strip()
-        data = (
-            json.loads(text[len("<data>") : -len("</data>")]) if text.startswith("<data>") else {}
-        )
+        text = str(messages[-1].content)
+        data = prompt_data(text)
         answer: dict[str, Any]
         if self.role == "manager":
             answer = {"act": "RECOMMEND", "rationale": "benchmark"}

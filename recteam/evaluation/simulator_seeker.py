@@ -27,7 +27,7 @@ from autogen_core.models import (
 from autogen_ext.models.replay import ReplayChatCompletionClient
 from pydantic import BaseModel, ValidationError
 
-from recteam.agents.llm import render_prompt
+from recteam.agents.llm import prompt_data, render_prompt
 from recteam.memory.items import CatalogItem
 
 __all__ = ["MASK", "ScriptedSeeker", "Seeker", "SeekerReply", "TitleGuard"]
@@ -149,10 +149,7 @@ class ScriptedSeeker(ReplayChatCompletionClient):
         cancellation_token: CancellationToken | None = None,
         **kwargs: Any,
     ) -> CreateResult:
-        text = str(messages[-1].content).strip()
-        data = (
-            json.loads(text[len("<data>") : -len("</data>")]) if text.startswith("<data>") else {}
-        )
+        data = prompt_data(str(messages[-1].content))
         targets = data.get("your_targets") or [{}]
         titles = {str(t.get("title", "")).lower() for t in targets}
         picks = [str(p).lower() for p in data.get("latest_recommendations", [])]

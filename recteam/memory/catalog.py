@@ -17,6 +17,7 @@ from recteam.errors import NotFoundError
 from recteam.memory.backend import (
     CollectionSpec,
     HasIds,
+    Hit,
     HybridQuery,
     Match,
     PointData,
@@ -185,11 +186,14 @@ class ItemCatalog:
     def nearest(self, vector: np.ndarray, where: Where, limit: int) -> list[CatalogItem]:
         """Items whose descriptions lie closest to `vector`, fused with the popularity prior,
         under `where`."""
-        retrievers = [Retriever("dense", DENSE, dense=vector)]
+        hits = self._fused(self._live(), [Retriever("dense", DENSE, dense=vector)], where, limit)
+        return [CatalogItem.from_payload(h.payload) for h in hits]
+
+    def _fused(self, name: str, retrievers: list[Retriever], where: Where, limit: int) -> list[Hit]:
+        """`retrievers` and the popularity prior fused by reciprocal rank."""
         if self.settings.popularity_weight > 0:
-            retrievers.append(
-                Retriever("popular", "popularity", weight=self.settings.popularity_weight)
-            )
+            prior = Retriever("popular", "popularity", weight=self.settings.popularity_weight)
+            retrievers = [*retrievers, prior]
         query = HybridQuery(
             retrievers=tuple(retrievers),
             where=where,
@@ -197,9 +201,7 @@ class ItemCatalog:
             prefetch=max(self.settings.prefetch, limit),
             rrf_k=self.settings.rrf_k,
         )
-        return [
-            CatalogItem.from_payload(h.payload) for h in self.backend.query(self._live(), query)
-        ]
+        return self.backend.query(name, query)
 
     def popular(self, where: Where, limit: int) -> list[CatalogItem]:
         """The most popular items matching `where` (no text to rank by)."""
@@ -290,21 +292,8 @@ class ItemCatalog:
                 if terms and not request.query.strip():
                     retrievers.append(Retriever("sparse", SPARSE, sparse=terms, weight=0.5))
 
-        if retrievers and self.settings.popularity_weight > 0:
-            retrievers.append(
-                Retriever("popular", "popularity", weight=self.settings.popularity_weight)
-            )
         if retrievers:
-            hits = self.backend.query(
-                name,
-                HybridQuery(
-                    retrievers=tuple(retrievers),
-                    where=where,
-                    limit=limit,
-                    prefetch=max(self.settings.prefetch, limit),
-                    rrf_k=self.settings.rrf_k,
-                ),
-            )
+            hits = self._fused(name, retrievers, where, limit)
         else:
             hits = self.backend.filter_only(name, where, limit=limit, order_by="popularity")
         if not hits:
