@@ -39,9 +39,13 @@ def order(pool, signals, vectors=None) -> list[str]:
 
 
 def test_every_signal_has_a_weight_and_every_weight_a_signal() -> None:
+    team = film("Up", 2009, genres=["Animated"], popularity=8)
     s = TurnSignals(
         seeds=[SEED],
-        seed_vectors={SEED.id: unit(1, 0)},
+        team_seeds=[team],
+        named=[SEED.id, team.id],
+        words={SEED.id: {OTHER.id: 0.4}, team.id: {DRAMA.id: 0.3}},
+        seed_vectors={SEED.id: unit(1, 0), team.id: unit(0, 1)},
         wanted_genres=["horror"],
         people=["Cary Elwes"],
         message_vector=unit(1, 0),
@@ -54,7 +58,23 @@ def test_every_signal_has_a_weight_and_every_weight_a_signal() -> None:
     seen = {k for r in scored for k in r.signals}
     unused = {k for k, w in weights().items() if w == 0}  # kept in the file for tuning
     assert seen | unused == set(weights()) == set(SIGNALS) and not seen & unused
-    assert {"search", "comention", "popular", "content", "seeds"} <= set(pool_sizes())
+    assert {"search", "comention", "popular", "content", "words", "seeds"} <= set(pool_sizes())
+
+
+def test_words_shared_with_the_films_named_rank_a_film_and_say_why() -> None:
+    # Words (a director, a franchise) tie Big to the film the user named, Saw to the team's.
+    team = film("Up", 2009, genres=["Animated"], popularity=8)
+    s = TurnSignals(
+        seeds=[SEED],
+        team_seeds=[team],
+        named=[SEED.id, team.id],
+        words={SEED.id: {DRAMA.id: 0.5}, team.id: {HORROR.id: 0.5}},
+    )
+    ranked = rank([HORROR, DRAMA], {}, s)
+    assert [r.item.title for r in ranked] == ["Big", "Saw"]  # the user's film weighs more
+    assert ranked[0].raw["words_user"] == 0.5 and ranked[0].raw["words_team"] == 0.0
+    assert ranked[0].raw["words_recent"] == 0.25  # shared with one of the last two named
+    assert "words_user" in ranked[0].signals and "words_team" in ranked[1].signals
 
 
 def test_a_rare_title_word_shared_with_a_named_film_marks_its_series() -> None:

@@ -3,7 +3,9 @@ from __future__ import annotations
 import pytest
 
 from recteam.errors import NotFoundError
+from recteam.memory.backend import Match, Where
 from recteam.memory.catalog import SearchRequest
+from recteam.memory.genres import genre_keys
 from recteam.memory.store import MemoryStore
 
 
@@ -65,3 +67,18 @@ def test_unknown_title_and_genre_are_named_in_the_error(films_store: MemoryStore
 def test_search_on_an_empty_store_says_what_to_do(store: MemoryStore) -> None:
     with pytest.raises(NotFoundError, match="recteam ingest"):
         store.catalog.search(SearchRequest(query="x"))
+
+
+def test_word_neighbors_share_a_films_terms_under_the_constraints(films_store: MemoryStore) -> None:
+    catalog = films_store.catalog
+    aliens = catalog.resolve_title("Aliens")
+    near = catalog.word_neighbors([aliens.id, "no-such-film"], Where(), limit=5)
+    assert list(near) == [aliens.id]  # an unknown id is skipped, not an error
+    shares = {it.label: share for it, share in near[aliens.id]}
+    assert "Aliens (1986)" not in shares  # the film itself is no neighbour
+    assert "Alien (1979)" in shares  # Sigourney Weaver, science fiction, horror
+    assert all(0 < s <= 1 for s in shares.values())
+    assert list(shares.values()) == sorted(shares.values(), reverse=True)
+    no_horror = Where(must_not=(Match("genre_keys", tuple(sorted(genre_keys("horror")))),))
+    for it, _ in catalog.word_neighbors([aliens.id], no_horror, limit=20)[aliens.id]:
+        assert "Horror" not in it.genres

@@ -68,6 +68,10 @@ SIGNALS = (
     "genre_wanted",
     "genre_seeds",
     "similar_seeds",
+    "similar_team",
+    "words_user",
+    "words_team",
+    "words_recent",
     "query_message",
     "query_dialogue",
     "title_seeds",
@@ -75,7 +79,17 @@ SIGNALS = (
     "people",
     "search",
 )
-POOLS = ("search", "comention", "content", "popular", "popular_in_genre", "people", "cast", "seeds")
+POOLS = (
+    "search",
+    "comention",
+    "content",
+    "words",
+    "popular",
+    "popular_in_genre",
+    "people",
+    "cast",
+    "seeds",
+)
 
 
 @cache
@@ -125,10 +139,16 @@ def _cast(item: CatalogItem) -> set[str]:
 
 @dataclass
 class TurnSignals:
-    """What this turn knows that ranks films. `seeds`: the films that steer (the searcher passes
-    the ones the user named), oldest first; `title_df`: how many catalog titles hold each title word (rare words mark a series)."""
+    """What this turn knows that ranks films. `seeds`: the films the user named, oldest first;
+    `team_seeds`: the films the team suggested, oldest first; `named`: the ids of every film
+    named by either side, in the order they came up; `words`: for a film named, the share of
+    its words each other film holds (ItemCatalog.word_neighbors); `title_df`: how many catalog
+    titles hold each title word (rare words mark a series)."""
 
     seeds: Sequence[CatalogItem] = ()
+    team_seeds: Sequence[CatalogItem] = ()
+    named: Sequence[str] = ()
+    words: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     seed_vectors: Mapping[str, np.ndarray] = field(default_factory=dict)
     wanted_genres: Sequence[str] = ()
     people: Iterable[str] = ()
@@ -171,10 +191,23 @@ class _Seeds:
                 df = s.title_df.get(w, 1)
                 if df <= s.rare_title_df:
                     self.title_weight[w] = self.title_weight.get(w, 0.0) + 1 / math.log(2 + df)
-        vectors = [s.seed_vectors[it.id] for it in recent[-3:] if it.id in s.seed_vectors]
-        self.vectors = np.stack(vectors) if vectors else None
+        self.vectors = _stack(s.seed_vectors, [it.id for it in recent[-3:]])
+        team = [it.id for it in s.team_seeds][-3:]
+        self.team_vectors = _stack(s.seed_vectors, team)
+        self.words_user = [s.words[it.id] for it in recent[-3:] if it.id in s.words]
+        self.words_team = [s.words[i] for i in team if i in s.words]
+        self.words_recent = [s.words.get(i, {}) for i in list(s.named)[-4:]]
         top = max(s.comention.values(), default=0.0)
         self.comention = {k: v / top for k, v in s.comention.items()} if top > 0 else {}
+
+
+def _stack(vectors: Mapping[str, np.ndarray], ids: Iterable[str]) -> np.ndarray | None:
+    found = [vectors[i] for i in ids if i in vectors]
+    return np.stack(found) if found else None
+
+
+def _most(shares: Sequence[Mapping[str, float]], item_id: str) -> float:
+    return max((w.get(item_id, 0.0) for w in shares), default=0.0)
 
 
 def _signals(item: CatalogItem, vector: np.ndarray | None, s: TurnSignals, x: _Seeds) -> dict:
@@ -190,10 +223,18 @@ def _signals(item: CatalogItem, vector: np.ndarray | None, s: TurnSignals, x: _S
         "cast_seeds": min(sum(len(cast & c) for c in x.casts), 3) / 3,
         "people": min(len(cast & x.people), 2) / 2,
         "search": 1 / (1 + s.search_rank[item.id] / 10) if item.id in s.search_rank else 0.0,
+        "words_user": _most(x.words_user, item.id),
+        "words_team": _most(x.words_team, item.id),
+        # the mean: a film sharing words with several of the last films named beats one echo
+        "words_recent": sum(w.get(item.id, 0.0) for w in x.words_recent) / len(x.words_recent)
+        if x.words_recent
+        else 0.0,
     }
     if vector is not None:
         if x.vectors is not None:
             out["similar_seeds"] = float((x.vectors @ vector).max())
+        if x.team_vectors is not None:
+            out["similar_team"] = float((x.team_vectors @ vector).max())
         if s.message_vector is not None:
             out["query_message"] = float(s.message_vector @ vector)
         if s.dialogue_vector is not None:

@@ -6,7 +6,8 @@ Writes: ctx.candidates (the candidate bus).
 Tools:  search_catalog (ItemCatalog.search: dense + BM25 + liked-item examples fused with RRF,
         hard constraints as engine filters), then a wider pool under the same constraints: films
         named with this conversation's films (ctx.comentions, when configured), the nearest
-        descriptions to the last films named, the most popular films (overall and in the wanted
+        descriptions to the last films named, the films sharing their words (director,
+        franchise, setting: IDF-weighted BM25 terms), the most popular films (overall and in the wanted
         genres) and films with the people the user named. The pool is ranked by
         agents/relevance.py (weights in data/ranking.toml) and the top fills the bus.
 The query is built from the typed profile in code, with or without an LLM configured: a search
@@ -200,7 +201,8 @@ def _pool(
     # the team itself suggested last turn is no answer to what the user said (on ReDial, too,
     # the seeker's films are the better guide). Co-mentions above use every film named.
     steer = [i for i in seeds if i in by_user][-sizes["seeds"] :]
-    by_id = {it.id: it for it in catalog.get(steer)}
+    team = [i for i in seeds if i not in by_user][-3:]  # what the team suggested: a weaker guide
+    by_id = {it.id: it for it in catalog.get([*steer, *team])}
     vectors = catalog.vectors(list(by_id.values()))
     message_vector = ctx.store.embedder.embed_query(ctx.message[-600:])
     dialogue_vector = _dialogue_vector(ctx)
@@ -214,6 +216,10 @@ def _pool(
             sizes["content"],
         ),
     )
+    words = catalog.word_neighbors(
+        list(dict.fromkeys([*steer[-3:], *team, *seeds[-4:]])), where, sizes["words"]
+    )
+    add("shared words", [it for hits in words.values() for it, _ in hits])
     add("popular", catalog.popular(where, sizes["popular"]))
     wanted = list(dict.fromkeys([*ctx.profile.constraints.genres, *ctx.profile.liked_genres]))
     if wanted:
@@ -224,7 +230,7 @@ def _pool(
         keys = tuple(normalize_key(p) for p in people)
         with_people = where.and_(Where(must=(Match("people_keys", keys),)))
         add("people", catalog.popular(with_people, sizes["people"]))
-    cast = {normalize_key(p) for it in by_id.values() for p in it.cast[:CAST_TOP]}
+    cast = {normalize_key(p) for i in steer if i in by_id for p in by_id[i].cast[:CAST_TOP]}
     if cast:
         with_cast = where.and_(Where(must=(Match("people_keys", tuple(sorted(cast))),)))
         add("shared cast", catalog.popular(with_cast, sizes["cast"]))
@@ -233,7 +239,10 @@ def _pool(
 
     vectors.update(catalog.vectors([it for i, it in pool.items() if i not in vectors]))
     signals = TurnSignals(
-        seeds=[by_id[i] for i in seeds if i in by_id],
+        seeds=[by_id[i] for i in steer if i in by_id],
+        team_seeds=[by_id[i] for i in team if i in by_id],
+        named=seeds,
+        words={k: {it.id: share for it, share in hits} for k, hits in words.items()},
         seed_vectors=vectors,
         wanted_genres=wanted,
         people=people,

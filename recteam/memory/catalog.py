@@ -189,6 +189,33 @@ class ItemCatalog:
         hits = self._fused(self._live(), [Retriever("dense", DENSE, dense=vector)], where, limit)
         return [CatalogItem.from_payload(h.payload) for h in hits]
 
+    def word_neighbors(
+        self, item_ids: Sequence[str], where: Where, limit: int
+    ) -> dict[str, list[tuple[CatalogItem, float]]]:
+        """For each item, the items under `where` whose words (title, genres, cast, summary:
+        what BM25 indexes) overlap its own most, IDF-weighted, as (item, share of the item's
+        score against itself, 0..1). Words find what description vectors blur: a director
+        named in both summaries, a franchise, a studio, a shared setting."""
+        name = self._live()
+        out: dict[str, list[tuple[CatalogItem, float]]] = {}
+        for p in self.backend.retrieve(name, [point_id(i) for i in item_ids], with_vectors=True):
+            terms = p.sparse.get(SPARSE)
+            if not terms:
+                continue
+            retriever = (Retriever("sparse", SPARSE, sparse=terms),)
+            own = self.backend.query(
+                name, HybridQuery(retriever, where=Where(must=(HasIds((p.id,)),)), limit=1)
+            )
+            if not own or own[0].score <= 0:
+                continue
+            hits = self.backend.query(name, HybridQuery(retriever, where=where, limit=limit))
+            out[str(p.payload["item_id"])] = [
+                (CatalogItem.from_payload(h.payload), min(h.score / own[0].score, 1.0))
+                for h in hits
+                if h.id != p.id
+            ]
+        return out
+
     def _fused(self, name: str, retrievers: list[Retriever], where: Where, limit: int) -> list[Hit]:
         """`retrievers` and the popularity prior fused by reciprocal rank."""
         if self.settings.popularity_weight > 0:
