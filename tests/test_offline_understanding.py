@@ -319,6 +319,16 @@ READINGS: list[tuple[str, dict[str, Any]]] = [
     ("who is in Heat (1986)?", {"asked_about": "Heat (1986)"}),
     ("is Alien scary?", {"asked_about": "Alien (1979)"}),  # the facet is asked, not wanted
     ("can you recommend something like Inception?", {"liked_items": ["Inception (2010)"]}),
+    # a genre then "like": a request for films, not a question about the film
+    (
+        "Any good comedies like Inception?",
+        {"genres": ["comedy"], "liked_items": ["Inception (2010)"]},
+    ),
+    (
+        "are there horror movies like Alien?",
+        {"genres": ["horror"], "liked_items": ["Alien (1979)"]},
+    ),
+    ("is Alien a horror movie?", {"asked_about": "Alien (1979)"}),
     # small talk
     ("hi there", {"smalltalk": "greeting"}),
     ("thanks so much!", {"smalltalk": "thanks"}),

@@ -5,7 +5,7 @@ negations and stances reach no further than their clause (see reading.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from recteam.agents.offline.lexicon import Lexicon
@@ -96,6 +96,13 @@ def units_of(
         for k in range(first, end):
             taken[k] = True
     units.sort(key=lambda u: u.first)
+    # "horror movies like Alien?": the genre took "movies", leaving "like" alone. Right after a
+    # genre it compares, as "movies like" does; it does not tell a taste ("I like Alien").
+    for n in range(1, len(units)):
+        genre, cue = units[n - 1], units[n]
+        alone = cue.end - cue.first == 1 and keys[cue.first] == "like"
+        if genre.kind == "genre" and cue.kind == "like" and genre.end == cue.first and alone:
+            units[n] = replace(cue, kind="similar")
     return _drop_false_pronouns(units, tokens, lex)
 
 

@@ -82,7 +82,12 @@ def interpret(clauses: Sequence[Clause], last_recommended: Sequence[ItemRef]) ->
     previous: Stance | None = None
     for clause in clauses:
         own = [u for u in clause.units if u.kind in STANCES]
-        about_item = clause.question and clause.has("item", "pron1", "pronN", "ordinal")
+        # "Any comedies like Superbad?" asks for films, not about Superbad: its genre counts.
+        about_item = (
+            clause.question
+            and clause.has("item", "pron1", "pronN", "ordinal")
+            and not clause.has("similar")
+        )
         before = previous if clause.joiner in ("comma", "contrast") else None
         targets = [u for u in clause.units if u.kind in _TARGETS]
         if not targets and (clause.has("neg") or any(u.kind == "dislike" for u in own)):
