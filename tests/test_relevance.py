@@ -10,6 +10,7 @@ from recteam.agents.relevance import (
     SIGNALS,
     TurnSignals,
     check_config,
+    explain,
     pool_sizes,
     rank,
     title_words,
@@ -59,6 +60,15 @@ def test_every_signal_has_a_weight_and_every_weight_a_signal() -> None:
     unused = {k for k, w in weights().items() if w == 0}  # kept in the file for tuning
     assert seen | unused == set(weights()) == set(SIGNALS) and not seen & unused
     assert {"search", "comention", "popular", "content", "words", "seeds"} <= set(pool_sizes())
+
+
+def test_every_signal_reads_as_words() -> None:
+    signals = {k: 0.5 for k in SIGNALS}
+    text = explain(signals, top=len(SIGNALS))
+    assert "_" not in text and text.count("0.50") == len(SIGNALS)
+    assert explain({"words_user": 0.3, "popularity": 0.2}) == (
+        "shares words with films you named 0.30, often recommended 0.20"
+    )
 
 
 def test_words_shared_with_the_films_named_rank_a_film_and_say_why() -> None:
@@ -120,8 +130,15 @@ def test_the_order_is_reproducible_and_explains_itself() -> None:
 
 
 def test_a_misspelt_or_missing_ranking_key_is_named() -> None:
-    good = {"weights": weights(), "pool": pool_sizes()}
+    labels = {k: k.replace("_", " ") for k in SIGNALS}
+    good = {"weights": weights(), "pool": pool_sizes(), "labels": labels}
     assert check_config(good) == good
+    with pytest.raises(ValueError, match=r"\[labels\]: unknown key 'popularty'"):
+        check_config({**good, "labels": {**labels, "popularty": "often recommended"}})
+    with pytest.raises(ValueError, match="people = '': not a phrase"):
+        check_config({**good, "labels": {**labels, "people": ""}})
+    with pytest.raises(ValueError, match=r"\[labels\]: missing people"):
+        check_config({**good, "labels": {k: v for k, v in labels.items() if k != "people"}})
     typo = {"weights": {**weights(), "popularty": 0.4}, "pool": pool_sizes()}
     with pytest.raises(ValueError, match="unknown key 'popularty'"):
         check_config(typo)

@@ -209,7 +209,8 @@ def test_candidate_rows_take_the_latest_bus_and_the_fit() -> None:
             },
         ),
     ]
-    why = "comention 0.31, popularity 0.20, genre_wanted 0.20"  # the three largest
+    # the three largest, in words
+    why = "named with these films 0.31, often recommended 0.20, a genre you want 0.20"
     assert candidate_rows(events) == [[1, "Arrival", 2016, "Drama", 0.0312, why, 0.82]]
 
 

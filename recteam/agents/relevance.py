@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,7 @@ __all__ = [
     "Scored",
     "TurnSignals",
     "check_config",
+    "explain",
     "pool_sizes",
     "rank",
     "title_words",
@@ -93,22 +95,25 @@ POOLS = (
 
 
 @cache
-def _config() -> dict[str, dict[str, float]]:
+def _config() -> dict[str, dict[str, Any]]:
     """data/ranking.toml, checked: a misspelt key would otherwise weigh nothing, silently."""
     text = resources.files("recteam.data").joinpath("ranking.toml").read_text(encoding="utf-8")
     return check_config(tomllib.loads(text))
 
 
-def check_config(config: dict) -> dict[str, dict[str, float]]:
-    """Raises ValueError naming the first unknown, missing or non-numeric key."""
-    for table, known in (("weights", SIGNALS), ("pool", POOLS)):
+def check_config(config: dict) -> dict[str, dict[str, Any]]:
+    """Raises ValueError naming the first unknown, missing or ill-typed key."""
+    for table, known in (("weights", SIGNALS), ("pool", POOLS), ("labels", SIGNALS)):
         values = config.get(table, {})
         for key, value in values.items():
             if key not in known:
                 raise ValueError(
                     f"ranking.toml [{table}]: unknown key {key!r} (known: {', '.join(known)})"
                 )
-            if not isinstance(value, int | float) or (table == "pool" and value < 0):
+            if table == "labels":
+                if not isinstance(value, str) or not value.strip():
+                    raise ValueError(f"ranking.toml [labels] {key} = {value!r}: not a phrase")
+            elif not isinstance(value, int | float) or (table == "pool" and value < 0):
                 wanted = "a count >= 0" if table == "pool" else "a number"
                 raise ValueError(f"ranking.toml [{table}] {key} = {value!r}: not {wanted}")
         missing = [k for k in known if k not in values]
@@ -123,6 +128,12 @@ def weights() -> dict[str, float]:
 
 def pool_sizes() -> dict[str, int]:
     return {k: int(v) for k, v in _config()["pool"].items()}
+
+
+def explain(signals: Mapping[str, float], top: int = 3) -> str:
+    """A candidate's largest weighted signals in words: 'like films you named 0.42, ...'."""
+    labels: Mapping[str, str] = _config()["labels"]
+    return ", ".join(f"{labels.get(k, k)} {v:.2f}" for k, v in list(signals.items())[:top])
 
 
 def title_words(title: str) -> set[str]:

@@ -33,6 +33,7 @@ from recteam.agents.relevance import (
     POOL_RECORDER,
     Scored,
     TurnSignals,
+    explain,
     pool_sizes,
     rank,
     weights,
@@ -265,8 +266,7 @@ def _pool(
         + "."
     )
     for r in ranked[:3]:  # the why of the top (every candidate carries its signals on the bus)
-        why = ", ".join(f"{k} {v:.2f}" for k, v in list(r.signals.items())[:4])
-        step.thought(f"{r.item.label}: {r.score:.2f} ({why})")
+        step.thought(f"{r.item.label}: {r.score:.2f} ({explain(r.signals, 4)})")
     return ranked
 
 

@@ -13,6 +13,7 @@ from gradio import ChatMessage
 from gradio.components.chatbot import MetadataDict
 
 from recteam.agents.messages import PreferenceProfile, RecommendedItem
+from recteam.agents.relevance import explain
 from recteam.agents.trace import (
     MemoryAccess,
     ModelNotice,
@@ -202,7 +203,7 @@ def candidate_rows(events: Iterable[TraceEvent]) -> list[list[Any]]:
             c["item"].get("year"),
             ", ".join(c.get("genres", [])[:3]),
             round(c.get("score", 0.0), 4),
-            ", ".join(f"{k} {v:.2f}" for k, v in list(c.get("signals", {}).items())[:3]),
+            explain(c.get("signals", {})),
             fit.get(c["item"]["id"], ""),
         ]
         for c in bus
