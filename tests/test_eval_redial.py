@@ -70,12 +70,16 @@ def test_join_by_title_and_year_within_one_keeps_unmatched_as_title_only() -> No
     movies = load_movies(REDIAL / "movies.csv")
     items, matched = catalog_items(movies, load_wikipedia(REDIAL / "wikipedia.json"))
     by_id = {it.id: it for it in items}
-    assert len(items) == 8 and matched == 6
+    assert len(items) == 11 and matched == 9
     assert by_id["101"].cast[0] == "Jack Nicholson" and "hotel" in (by_id["101"].description or "")
     assert by_id["102"].genres == ["Horror"]  # wikipedia says 2015, ReDial 2014: within one year
     assert by_id["106"].cast == ["Audrey Tautou"]  # 'Amélie' = 'Amelie'
     assert by_id["107"].genres == []  # 'Up' 2011 is two years off: no match
     assert by_id["108"].genres == [] and by_id["108"].title == "La Haine"
+    # a series' main title, with no year: its first part; with a year: the part of that year
+    assert by_id["109"].slug is None and by_id["109"].cast == ["Will Ferrell"]
+    assert by_id["111"].cast == ["Dwayne Johnson"]  # 'Jumanji (2017)', not the 1995 film
+    assert by_id["110"].title == "Why Him?" and by_id["110"].genres == ["Comedy"]  # URL-decoded
     assert all(it.popularity == 0 for it in items)  # never the CSV's mention counts
 
 

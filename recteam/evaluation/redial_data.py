@@ -15,6 +15,7 @@ from collections import ChainMap
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 from recteam.errors import InputError
 from recteam.memory.items import CatalogItem, title_key
@@ -62,6 +63,7 @@ def load_movies(path: Path) -> dict[str, RedialMovie]:
     with open(path, encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             movie_id, name = (row.get("movieId") or "").strip(), row.get("movieName") or ""
+            name = unquote(name)  # a few names are URL-encoded: 'Why Him%3F (2016)'
             if not movie_id or not name.strip():
                 continue
             title, year = split_title(name)
@@ -147,6 +149,21 @@ def load_wikipedia(path: Path) -> Iterator[dict]:
             yield from (d for d in data if isinstance(d, dict) and d.get("title"))
 
 
+# 'Star Wars: Episode VIII – The Last Jedi' is 'Star Wars: The Last Jedi' on Wikipedia.
+_EPISODE = re.compile(r"\bEpisode [IVXLC\d]+\s*[–—-]?\s*", re.IGNORECASE)
+
+
+def _pick(candidates: list[dict], year: int | None, first: bool) -> dict | None:
+    """The fact for a film of `year` among same-titled `candidates`: the nearest within a year;
+    with no year, the only one (or with `first`, the earliest)."""
+    if year is None:
+        if len(candidates) == 1 or (first and candidates):
+            return min(candidates, key=lambda c: c.get("year") or 9999)
+        return None
+    near = [c for c in candidates if isinstance(c.get("year"), int) and abs(c["year"] - year) <= 1]
+    return min(near, key=lambda c: abs(c["year"] - year)) if near else None
+
+
 def catalog_items(
     movies: dict[str, RedialMovie],
     facts: Iterable[dict],
@@ -156,21 +173,23 @@ def catalog_items(
     objects: title, year, cast, genres, extract) by normalised title and year +-1; a movie with
     no match is kept as a title-only item. Returns the items and how many matched."""
     by_title: dict[str, list[dict]] = {}
+    by_main_title: dict[str, list[dict]] = {}  # 'Anchorman: The Legend of ...' under 'anchorman'
     for f in facts:
-        by_title.setdefault(title_key(str(f["title"])), []).append(f)
+        title = str(f["title"])
+        by_title.setdefault(title_key(title), []).append(f)
+        if ":" in title:
+            by_main_title.setdefault(title_key(title.split(":")[0]), []).append(f)
     popularity = popularity or {}
     items, matched = [], 0
     for m in movies.values():
-        candidates = by_title.get(title_key(m.title), [])
-        if m.year is None:
-            fact = candidates[0] if len(candidates) == 1 else None
-        else:
-            near = [
-                c
-                for c in candidates
-                if isinstance(c.get("year"), int) and abs(c["year"] - m.year) <= 1
-            ]
-            fact = min(near, key=lambda c: abs(c["year"] - m.year)) if near else None
+        key = title_key(m.title)
+        fact = _pick(by_title.get(key, []), m.year, first=False)
+        if fact is None and _EPISODE.search(m.title):
+            fact = _pick(by_title.get(title_key(_EPISODE.sub("", m.title)), []), m.year, False)
+        # A series' main title: 'Jumanji (2017)' is 'Jumanji: Welcome to the Jungle'; with no
+        # year, 'Kill Bill' is its first part, unless a film has that very title ('Batman').
+        if fact is None and (m.year is not None or key not in by_title):
+            fact = _pick(by_main_title.get(key, []), m.year, first=True)
         matched += fact is not None
         fact = fact or {}
         items.append(
