@@ -154,6 +154,14 @@ async def test_a_dislike_button_removes_the_film_and_leaves_a_lesson(rec: Recomm
     assert not [m for m in of(liked, MemoryAccess) if m.kind == "reflection"]
 
 
+async def test_a_disliked_film_steers_nothing(rec: Recommender) -> None:
+    events = await turn(rec, "di", "I hated Toy Story. Any animated films?")
+    bus = next(o for o in of(events, StepOutput) if o.agent == "searcher").payload["candidates"]
+    assert bus and "Toy Story" not in [c["item"]["title"] for c in bus]
+    steered = {"similar_seeds", "words_user", "title_seeds", "cast_seeds", "genre_seeds"}
+    assert not steered & {k for c in bus for k in c["signals"]}
+
+
 async def test_the_bus_is_ranked_from_a_wider_pool_steered_by_the_films_named(
     rec: Recommender,
 ) -> None:

@@ -201,7 +201,9 @@ def _pool(
     # Only the user's films steer by title, cast and description: the sequel or co-star of a film
     # the team itself suggested last turn is no answer to what the user said (on ReDial, too,
     # the seeker's films are the better guide). Co-mentions above use every film named.
-    steer = [i for i in seeds if i in by_user][-sizes["seeds"] :]
+    # A film the user disliked steers nothing: its look-alikes are what they do not want.
+    disliked = {i.id for i in ctx.profile.dislikes}
+    steer = [i for i in seeds if i in by_user and i not in disliked][-sizes["seeds"] :]
     team = [i for i in seeds if i not in by_user][-3:]  # what the team suggested: a weaker guide
     by_id = {it.id: it for it in catalog.get([*steer, *team])}
     vectors = catalog.vectors(list(by_id.values()))
