@@ -158,7 +158,14 @@ async def test_a_disliked_film_steers_nothing(rec: Recommender) -> None:
     events = await turn(rec, "di", "I hated Toy Story. Any animated films?")
     bus = next(o for o in of(events, StepOutput) if o.agent == "searcher").payload["candidates"]
     assert bus and "Toy Story" not in [c["item"]["title"] for c in bus]
-    steered = {"similar_seeds", "words_user", "title_seeds", "cast_seeds", "genre_seeds"}
+    steered = {
+        "similar_seeds",
+        "words_user",
+        "words_recent",
+        "title_seeds",
+        "cast_seeds",
+        "genre_seeds",
+    }
     assert not steered & {k for c in bus for k in c["signals"]}
 
 

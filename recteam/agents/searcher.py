@@ -6,9 +6,9 @@ Writes: ctx.candidates (the candidate bus).
 Tools:  search_catalog (ItemCatalog.search: dense + BM25 + liked-item examples fused with RRF,
         hard constraints as engine filters), then a wider pool under the same constraints: films
         named with this conversation's films (ctx.comentions, when configured), the nearest
-        descriptions to the last films named, the films sharing their words (director,
-        franchise, setting: IDF-weighted BM25 terms), the most popular films (overall and in the wanted
-        genres) and films with the people the user named. The pool is ranked by
+        descriptions to the last films named, the films sharing their words (a director, a
+        franchise, a setting: IDF-weighted BM25 terms), the most popular films (overall and in
+        the wanted genres) and films with the people the user named. The pool is ranked by
         agents/relevance.py (weights in data/ranking.toml) and the top fills the bus.
 The query is built from the typed profile in code, with or without an LLM configured: a search
 request is a data structure, and writing it needs no model call on the critical path.
@@ -201,7 +201,8 @@ def _pool(
     # Only the user's films steer by title, cast and description: the sequel or co-star of a film
     # the team itself suggested last turn is no answer to what the user said (on ReDial, too,
     # the seeker's films are the better guide). Co-mentions above use every film named.
-    # A film the user disliked steers nothing: its look-alikes are what they do not want.
+    # A film the user disliked steers nothing (co-mentions aside): its look-alikes are what they
+    # do not want.
     disliked = {i.id for i in ctx.profile.dislikes}
     steer = [i for i in seeds if i in by_user and i not in disliked][-sizes["seeds"] :]
     team = [i for i in seeds if i not in by_user][-3:]  # what the team suggested: a weaker guide
@@ -219,8 +220,9 @@ def _pool(
             sizes["content"],
         ),
     )
+    named = [i for i in seeds if i not in disliked]
     words = catalog.word_neighbors(
-        list(dict.fromkeys([*steer[-3:], *team, *seeds[-4:]])), where, sizes["words"]
+        list(dict.fromkeys([*steer[-3:], *team, *named[-4:]])), where, sizes["words"]
     )
     add("shared words", [it for hits in words.values() for it, _ in hits])
     add("popular", catalog.popular(where, sizes["popular"]))
@@ -244,7 +246,7 @@ def _pool(
     signals = TurnSignals(
         seeds=[by_id[i] for i in steer if i in by_id],
         team_seeds=[by_id[i] for i in team if i in by_id],
-        named=seeds,
+        named=named,
         words={k: {it.id: share for it, share in hits} for k, hits in words.items()},
         seed_vectors=vectors,
         wanted_genres=wanted,
