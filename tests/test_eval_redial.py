@@ -19,6 +19,7 @@ from recteam.evaluation.redial_data import (
     load_movies,
     load_wikipedia,
     replace_mentions,
+    said_about,
     split_title,
 )
 from recteam.evaluation.redial_metrics import RecallCounter, hits_at
@@ -109,6 +110,19 @@ def test_points_are_recommender_messages_with_movies() -> None:
 
 
 # statistics --------------------------------------------------------------------------------------
+def test_a_film_is_described_only_by_what_the_statistics_dialogues_said_of_it() -> None:
+    dialogues = [
+        Dialogue("1", [Message(True, "Heat is a tense heist film", ("h",))]),
+        Dialogue("2", [Message(False, "Heat has the best shootout", ("h", "c"))]),
+        Dialogue("3", [Message(True, "Heat bored me to tears", ("h",))]),
+    ]
+    said = said_about(dialogues[:2])
+    assert said["h"] == "Said about it: Heat is a tense heist film | Heat has the best shootout"
+    assert said["c"] == "Said about it: Heat has the best shootout"
+    assert "bored" not in " ".join(said.values())  # dialogue 3 was not given
+    assert len(said_about(dialogues, limit=30)["h"]) == 30
+
+
 def test_a_scored_dialogue_never_feeds_its_own_statistics() -> None:
     dialogues = [
         Dialogue(str(i), [Message(False, "x", (str(i), str((i + 1) % 10)))]) for i in range(10)

@@ -29,6 +29,7 @@ __all__ = [
     "load_movies",
     "load_wikipedia",
     "replace_mentions",
+    "said_about",
     "split_title",
 ]
 
@@ -205,3 +206,15 @@ def catalog_items(
             )
         )
     return items, matched
+
+
+def said_about(dialogues: Iterable[Dialogue], limit: int = 900) -> dict[str, str]:
+    """What people wrote in the messages naming each movie, joined ("Said about it: ... | ..."),
+    up to `limit` characters: a description for a movie Wikipedia has no summary of. Built from
+    statistics dialogues only, never from the ones being scored."""
+    said: dict[str, list[str]] = {}
+    for d in dialogues:
+        for msg in d.messages:
+            for movie_id in msg.mentions:
+                said.setdefault(movie_id, []).append(msg.text)
+    return {k: ("Said about it: " + " | ".join(v))[:limit] for k, v in said.items()}

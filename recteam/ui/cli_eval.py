@@ -84,6 +84,14 @@ def redial(
             "lines) for `recteam eval fit-ranking`.",
         ),
     ] = None,
+    describe: Annotated[
+        bool,
+        typer.Option(
+            "--describe-from-dialogues/--no-describe-from-dialogues",
+            help="Describe a movie that has no summary by what the statistics dialogues (never "
+            "the scored ones) said in the messages naming it.",
+        ),
+    ] = True,
 ) -> None:
     """ReDial turn-level Recall@1/10/50 of the team, with popularity and 'repeat a mentioned
     movie' baselines, each with and without movies already mentioned in the dialogue."""
@@ -110,6 +118,7 @@ def redial(
         search=settings.search,
         cache_dir=cache_dir,
         signals_out=signals_out,
+        describe_from_dialogues=describe,
     )
     with progress_bar(console, "ReDial") as (start, advance):
         result = run_redial(
