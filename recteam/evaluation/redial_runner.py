@@ -61,7 +61,7 @@ class EvalConfig:
     cache_dir: Path | None = None
     concurrency: int = 3  # turns in flight at once
     signals_out: Path | None = None  # record every turn's ranked pool (for eval fit-ranking)
-    describe_from_dialogues: bool = True  # films without a summary: what training dialogues said
+    describe_from_dialogues: bool = False  # films without a summary: what training dialogues said
 
 
 def ranking_of(events: list[TraceEvent]) -> list[str]:
@@ -160,8 +160,8 @@ def run_redial(
                 t0 = time.perf_counter()
                 on_stage(f"catalog for {fold.name} ({len(items):,} films)")
                 # Fold-local popularity in the payload; the vectors are computed once (cached).
-                # A film with no summary is described by what this fold's statistics dialogues
-                # said of it: for 36% of ReDial's films Wikipedia has no facts at all.
+                # Optionally, a film with no summary is described by what this fold's statistics
+                # dialogues said of it: for 36% of ReDial's films Wikipedia has no facts at all.
                 popularity = popularity_scores(stats)
                 said = said_about(fold.train) if config.describe_from_dialogues else {}
                 fold_items = [
