@@ -33,6 +33,7 @@ SEQUEL = film("Toy Story 2", 1999, genres=["Animated"], cast=["Joan Cusack"], po
 OTHER = film("Cars", 2006, genres=["Animated"], cast=["Owen Wilson"], popularity=5)
 DRAMA = film("Big", 1988, genres=["Comedy"], cast=["Tom Hanks"], popularity=5)
 HORROR = film("Saw", 2004, genres=["Horror"], cast=["Cary Elwes"], popularity=5)
+TEAM_PICK = film("Up", 2009, genres=["Animated"], popularity=8)  # the team's earlier suggestion
 
 
 def order(pool, signals, vectors=None) -> list[str]:
@@ -40,13 +41,12 @@ def order(pool, signals, vectors=None) -> list[str]:
 
 
 def test_every_signal_has_a_weight_and_every_weight_a_signal() -> None:
-    team = film("Up", 2009, genres=["Animated"], popularity=8)
     s = TurnSignals(
         seeds=[SEED],
-        team_seeds=[team],
-        named=[SEED.id, team.id],
-        words={SEED.id: {OTHER.id: 0.4}, team.id: {DRAMA.id: 0.3}},
-        seed_vectors={SEED.id: unit(1, 0), team.id: unit(0, 1)},
+        team_seeds=[TEAM_PICK],
+        named=[SEED.id, TEAM_PICK.id],
+        words={SEED.id: {OTHER.id: 0.4}, TEAM_PICK.id: {DRAMA.id: 0.3}},
+        seed_vectors={SEED.id: unit(1, 0), TEAM_PICK.id: unit(0, 1)},
         wanted_genres=["horror"],
         people=["Cary Elwes"],
         message_vector=unit(1, 0),
@@ -73,12 +73,11 @@ def test_every_signal_reads_as_words() -> None:
 
 def test_words_shared_with_the_films_named_rank_a_film_and_say_why() -> None:
     # Words (a director, a franchise) tie Big to the film the user named, Saw to the team's.
-    team = film("Up", 2009, genres=["Animated"], popularity=8)
     s = TurnSignals(
         seeds=[SEED],
-        team_seeds=[team],
-        named=[SEED.id, team.id],
-        words={SEED.id: {DRAMA.id: 0.5}, team.id: {HORROR.id: 0.5}},
+        team_seeds=[TEAM_PICK],
+        named=[SEED.id, TEAM_PICK.id],
+        words={SEED.id: {DRAMA.id: 0.5}, TEAM_PICK.id: {HORROR.id: 0.5}},
     )
     ranked = rank([HORROR, DRAMA], {}, s)
     assert [r.item.title for r in ranked] == ["Big", "Saw"]  # the user's film weighs more

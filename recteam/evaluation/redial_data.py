@@ -186,7 +186,8 @@ def catalog_items(
         key = title_key(m.title)
         fact = _pick(by_title.get(key, []), m.year, first=False)
         if fact is None and _EPISODE.search(m.title):
-            fact = _pick(by_title.get(title_key(_EPISODE.sub("", m.title)), []), m.year, False)
+            plain = title_key(_EPISODE.sub("", m.title))
+            fact = _pick(by_title.get(plain, []), m.year, first=False)
         # A series' main title: 'Jumanji (2017)' is 'Jumanji: Welcome to the Jungle'; with no
         # year, 'Kill Bill' is its first part, unless a film has that very title ('Batman').
         if fact is None and (m.year is not None or key not in by_title):
