@@ -133,7 +133,8 @@ def fit_weights(
 ) -> FitResult:
     """Coordinate search from `start` on Recall@10 + Recall@50. With `holdout`, fits on the even
     turns and also reports the odd ones, before and after."""
-    w = np.array([start.get(k, 0.0) for k in pools.signals], dtype=np.float32)
+    start_w = np.array([start.get(k, 0.0) for k in pools.signals], dtype=np.float32)
+    w = start_w.copy()
     every = np.arange(len(pools))
     fit_on = every[::2] if holdout else every
 
@@ -157,7 +158,6 @@ def fit_weights(
     held = None
     if holdout:
         odd = every[1::2]
-        start_w = np.array([start.get(k, 0.0) for k in pools.signals], dtype=np.float32)
         held = (recall(pools, start_w, odd), recall(pools, w, odd))
     return FitResult(
         {k: round(float(v), 3) for k, v in zip(pools.signals, w, strict=True)},
