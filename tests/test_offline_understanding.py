@@ -59,11 +59,31 @@ def labels(refs: list[ItemRef]) -> list[str]:
     return [r.label for r in refs]
 
 
+# Mentions and the echoed recommendation, and the fields the dialogue state reads (scope, counts,
+# references, question kinds), which tests/test_dialogue_state.py checks on their own.
+_LATER_FIELDS = frozenset(
+    {
+        "mentioned_items",
+        "mentioned_people",
+        "last_recommended",
+        "named_items",
+        "accepted_items",
+        "disliked_genres",
+        "lasting_avoids",
+        "topics",
+        "count",
+        "new_direction",
+        "surprise",
+        "question",
+    }
+)
+
+
 def view(u: Understanding) -> dict[str, Any]:
     """The non-empty fields, films as 'Title (Year)'; mentions and last_recommended left out."""
     out: dict[str, Any] = {}
     for name, value in u:
-        if name in ("mentioned_items", "mentioned_people", "last_recommended") or value in (
+        if name in _LATER_FIELDS or value in (
             None,
             [],
             False,

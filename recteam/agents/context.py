@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from recteam.agents.dialogue_state import DialogueState
 from recteam.agents.messages import (
     Act,
     Candidate,
@@ -21,6 +22,7 @@ from recteam.agents.messages import (
 from recteam.agents.settings import TeamSettings
 from recteam.agents.tracer import TurnTracer
 from recteam.memory.cooccurrence import CoMentionTable
+from recteam.memory.items import CatalogItem
 from recteam.memory.store import MemoryStore
 from recteam.memory.user_memory import MemoryRecord
 
@@ -47,11 +49,14 @@ class TurnContext:
     session_recommended: list[ItemRef] = field(default_factory=list)  # earlier in this session
     comentions: CoMentionTable | None = None  # item-to-item co-mention counts, when configured
     requested_act: Act | None = None  # the caller's act for this turn (the manager obeys)
+    state_before: DialogueState = field(default_factory=DialogueState)  # as the last turn left it
+    lasting_before: PreferenceProfile | None = None  # the long-term profile as memory held it
     # filled by the roles -------------------------------------------------------------------------
     understanding: Any = (
         None  # the offline reading of the message (agents/offline), cached per turn
     )
-    profile: PreferenceProfile | None = None  # as the user analyst updated it this turn
+    profile: PreferenceProfile | None = None  # lasting profile + this request: what roles read
+    state: DialogueState | None = None  # as the user analyst moved it this turn
     plan: Plan | None = None
     candidates: list[Candidate] = field(default_factory=list)  # the candidate bus
     analyses: dict[str, ItemAnalysis] = field(default_factory=dict)
@@ -60,13 +65,23 @@ class TurnContext:
     revise_round: int = 0
     rejected_this_turn: set[str] = field(default_factory=set)  # item ids the reflector struck
     reply: Reply | None = None
+    clarify: list[ItemRef] = field(default_factory=list)  # films a title could mean, asked about
+    _facts: dict[str, CatalogItem | None] = field(default_factory=dict, repr=False)
 
     @property
     def last_recommended(self) -> list[ItemRef]:
+        if self.state_before.last_picks:
+            return self.state_before.last_picks
         for past in reversed(self.dialogue):
             if past.speaker == "assistant" and past.items:
                 return past.items
         return []
+
+    @property
+    def turned_down(self) -> set[str]:
+        """Last picks the user already disliked or rejected: "it" and "those" skip them."""
+        s = self.state_before
+        return {r.id for r in self.last_recommended if s.stance_of(r.id) in ("disliked", "rejected")}
 
     def understand(self) -> Any:
         """The offline reading of this message, computed once per turn: the manager and the
@@ -74,8 +89,32 @@ class TurnContext:
         if self.understanding is None:
             from recteam.agents.offline.understanding import understand
 
-            self.understanding = understand(self.message, self.linker, self.last_recommended)
+            self.understanding = understand(
+                self.message, self.linker, self.last_recommended, self.turned_down
+            )
         return self.understanding
+
+    def facts(self, item_id: str) -> CatalogItem | None:
+        """A catalog item's facts, looked up once per turn."""
+        if item_id not in self._facts:
+            found = self.store.catalog.get([item_id])
+            self._facts[item_id] = found[0] if found else None
+        return self._facts[item_id]
+
+    def advance(self, u: Any) -> tuple[DialogueState, PreferenceProfile, PreferenceProfile]:
+        """(state, lasting profile, effective profile) after the reading `u` of this message."""
+        from recteam.agents.state_update import advance
+
+        lasting = self.lasting_before or PreferenceProfile(user_id=self.user_id)
+        state, lasting = advance(self.state_before, lasting, u, self.facts)
+        state.turn = self.turn
+        return state, lasting, state.effective_profile(lasting)
+
+    @property
+    def picks(self) -> int:
+        """How many picks this turn: what the user asked for ("just one"), else the setting."""
+        state = self.state or self.state_before
+        return state.request.count or self.settings.picks
 
     def candidate(self, item_id: str) -> Candidate | None:
         return next((c for c in self.candidates if c.item.id == item_id), None)

@@ -10,7 +10,9 @@ __all__ = ["asks_for_suggestions"]
 
 _REQUEST = re.compile(
     r"\b(recommend|suggest|suggestions?|what should i watch|any ideas|any good|give me|show me|"
-    r"find me|looking for|in the mood for|want to watch|something|anything|another|more like)\b",
+    r"find me|looking for|in the mood for|want to watch|something|anything|another|more like|"
+    r"what next|what now|what else|watch next|next movie|next film|recommendations?|"
+    r"ideas?|options|picks?|one more|more please|surprise me)\b",
     re.IGNORECASE,
 )
 

@@ -8,7 +8,6 @@ Tools:  catalog.get (facts of liked items).
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 
 from autogen_core.models import ChatCompletionClient
 
@@ -16,9 +15,9 @@ from recteam.agents.base import RoleSpec
 from recteam.agents.context import TurnContext
 from recteam.agents.llm import RoleModelError, structured_call
 from recteam.agents.messages import ItemAnalyses, ItemAnalysis
-from recteam.agents.scoring import analyse
+from recteam.agents.scoring import LikedFacts, analyse
 from recteam.agents.tracer import StepTrace
-from recteam.memory.items import normalize_key, title_key
+from recteam.memory.items import title_key
 
 __all__ = ["ITEM_ANALYST", "pick_draft"]
 
@@ -47,12 +46,12 @@ def pick_draft(ctx: TurnContext) -> list[str]:
             continue
         draft.append(a.item_id)
         series.add(key)
-        if len(draft) == ctx.settings.picks:
+        if len(draft) == ctx.picks:
             break
     return draft
 
 
-async def _liked_facts(ctx: TurnContext, step: StepTrace) -> tuple[dict[str, int], set[str]]:
+async def _liked_facts(ctx: TurnContext, step: StepTrace) -> LikedFacts:
     assert ctx.profile is not None
     liked = await asyncio.to_thread(ctx.store.catalog.get, [i.id for i in ctx.profile.likes[-10:]])
     if liked:
@@ -61,16 +60,14 @@ async def _liked_facts(ctx: TurnContext, step: StepTrace) -> tuple[dict[str, int
             "items",
             f"facts of {len(liked)} liked item(s): {', '.join(i.label for i in liked)}",
         )
-    genres = Counter(normalize_key(g) for it in liked for g in it.genres)
-    cast = {normalize_key(p) for it in liked for p in it.cast[:6]}
-    cast |= {normalize_key(p) for p in ctx.profile.liked_people}
-    return dict(genres), cast
+    topics = (ctx.state or ctx.state_before).request.topics
+    return LikedFacts.of(liked, ctx.profile, topics)
 
 
 async def offline(ctx: TurnContext, step: StepTrace) -> ItemAnalyses:
     assert ctx.profile is not None
-    genres, cast = await _liked_facts(ctx, step)
-    ctx.analyses = {c.item.id: analyse(c, ctx.profile, genres, cast) for c in ctx.candidates}
+    liked = await _liked_facts(ctx, step)
+    ctx.analyses = {c.item.id: analyse(c, ctx.profile, liked) for c in ctx.candidates}
     ctx.draft = pick_draft(ctx)
     step.thought(
         f"Scored {len(ctx.analyses)} candidates from catalog facts; picked {len(ctx.draft)}."
@@ -93,7 +90,7 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
         # the ranking's signals stay out: they cost tokens and the model judges from facts
         candidates=[c.model_dump(mode="json", exclude={"signals"}) for c in judged],
         message=ctx.message,
-        picks=ctx.settings.picks,
+        picks=ctx.picks,
     )
     known = {c.item.id for c in judged}
     unknown = [a.item_id for a in result.analyses if a.item_id not in known]

@@ -17,6 +17,7 @@ from recteam.agents.context import TurnContext
 from recteam.agents.intent import asks_for_suggestions
 from recteam.agents.llm import RoleModelError, structured_call
 from recteam.agents.messages import Plan, PreferenceProfile, Role
+from recteam.agents.offline.understanding import Understanding
 from recteam.agents.tracer import StepTrace
 
 __all__ = ["MANAGER", "specialists_for"]
@@ -46,53 +47,66 @@ def _requested(ctx: TurnContext, step: StepTrace) -> Plan | None:
     plan = Plan(act=ctx.requested_act, rationale=f"the caller asked for {ctx.requested_act}")
     if plan.act == "ANSWER":
         plan.about_item = ctx.understand().asked_about
+        plan.question = ctx.understand().question
     plan.specialists = specialists_for(plan.act)
     step.thought(plan.rationale)
     ctx.plan = plan
     return plan
 
 
-async def offline(ctx: TurnContext, step: StepTrace) -> Plan:
-    assert ctx.profile_before is not None
-    if (plan := _requested(ctx, step)) is not None:
-        return plan
-    u = ctx.understand()
-    after = u.to_profile_update(ctx.profile_before)
-    if ctx.lessons:
-        step.memory(
-            "read", "reflection", f"{len(ctx.lessons)} lesson(s); latest: {ctx.lessons[0].text}"
-        )
-    people_asked = asks_for_suggestions(ctx.message) and bool(u.mentioned_people)
-    new_info = people_asked or bool(
+def _new_info(u: Understanding, people_asked: bool) -> bool:
+    return people_asked or bool(
         u.liked_items
         or u.genres
         or u.liked_genres
         or u.wants
+        or u.avoids
+        or u.topics
         or u.liked_people
         or u.required_people
         or u.year_min
         or u.year_max
         or u.exclude_genres
         or u.disliked_items
+        or u.count
+        or u.surprise
+        or u.new_direction
     )
-    asked = asks_for_suggestions(ctx.message)
-    if u.asked_about is not None and not (u.liked_items or u.genres or u.liked_genres or u.wants):
-        plan = Plan(
+
+
+def _decide(ctx: TurnContext, u: Understanding, after: PreferenceProfile) -> Plan:
+    """The act, by rules read top to bottom; the first that holds decides."""
+    asked = asks_for_suggestions(ctx.message) or bool(u.count or u.surprise or u.new_direction)
+    people_asked = asked and bool(u.mentioned_people)
+    new_info = _new_info(u, people_asked)
+    wants_picks = asked or new_info
+    if u.asked_about is not None and not (
+        u.liked_items or u.genres or u.liked_genres or u.wants or asked
+    ):
+        return Plan(
             act="ANSWER",
             about_item=u.asked_about,
-            rationale=f"a question about {u.asked_about.label}",
+            question=u.question,
+            rationale=f"a question about {u.asked_about.label} ({u.question or 'plot'})",
         )
-    elif u.smalltalk and not new_info:
-        plan = Plan(act="CHAT", rationale="small talk with nothing to act on")
-    elif u.rejects_last and not new_info:
-        plan = Plan(
+    if u.smalltalk and not new_info:
+        return Plan(act="CHAT", rationale=f"small talk ({u.smalltalk}) with nothing to act on")
+    known = after.known_enough() or people_asked
+    if u.turned_down and not new_info:
+        seen_only = all(r.id in {s.id for s in u.seen_items} for r in u.turned_down)
+        # "I've already seen that one": a replacement, steered by the rest of the last picks.
+        if seen_only or (known and (asked or _lesson_advice(ctx) != "ask_first")):
+            why = "already seen" if seen_only else "turned down"
+            return Plan(act="RECOMMEND", rationale=f"the last picks were {why}: replace them")
+        return Plan(
             act="ASK",
             ask_about="alternative",
             rationale="the last picks were turned down with no new direction",
         )
-    elif u.accepts_last and not (asked or new_info):
-        plan = Plan(act="CHAT", rationale="the user is happy with the last picks")
-    elif (after.known_enough() or people_asked) and (asked or new_info or not ctx.dialogue):
+    if u.accepts_last and not wants_picks:
+        return Plan(act="CHAT", rationale="the user is happy with the last picks")
+    excluded_only = bool(u.seen_items or u.excluded_items) and known
+    if known and (wants_picks or excluded_only or not ctx.dialogue):
         thin = (
             len(after.likes)
             + len(after.constraints.genres)
@@ -101,19 +115,30 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Plan:
             < 2
         )
         if _lesson_advice(ctx) == "ask_first" and thin and not asked:
-            plan = Plan(
+            return Plan(
                 act="ASK",
                 ask_about=_missing_facet(after),
                 rationale="a lesson says: ask before recommending again",
             )
-        else:
-            plan = Plan(act="RECOMMEND", rationale="enough is known to search")
-    else:
-        plan = Plan(
-            act="ASK",
-            ask_about=_missing_facet(after),
-            rationale="too little is known to recommend well",
+        return Plan(act="RECOMMEND", rationale="enough is known to search")
+    return Plan(
+        act="ASK",
+        ask_about=_missing_facet(after),
+        rationale="too little is known to recommend well",
+    )
+
+
+async def offline(ctx: TurnContext, step: StepTrace) -> Plan:
+    assert ctx.profile_before is not None
+    if (plan := _requested(ctx, step)) is not None:
+        return plan
+    u = ctx.understand()
+    _, _, after = ctx.advance(u)
+    if ctx.lessons:
+        step.memory(
+            "read", "reflection", f"{len(ctx.lessons)} lesson(s); latest: {ctx.lessons[0].text}"
         )
+    plan = _decide(ctx, u, after)
     plan.specialists = specialists_for(plan.act)
     step.thought(plan.rationale)
     ctx.plan = plan
@@ -148,6 +173,7 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
         if u.asked_about is None:
             raise RoleModelError("ANSWER about an item that is not in the catalog")
         plan.about_item = u.asked_about
+        plan.question = plan.question or u.question
     plan.specialists = specialists_for(plan.act)
     ctx.plan = plan
     return plan

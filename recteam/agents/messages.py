@@ -110,6 +110,8 @@ class Candidate(_Payload):
     item: ItemRef
     genres: list[str] = Field(default_factory=list)
     cast: list[str] = Field(default_factory=list)
+    directors: list[str] = Field(default_factory=list)
+    summary: str = Field(default="", description="the catalog's summary, cut to a few lines")
     popularity: float = 0.0
     score: float = 0.0
     rank: int = 0
@@ -128,6 +130,10 @@ class ItemAnalysis(_Payload):
     facts: list[str] = Field(
         default_factory=list, description="catalog facts the judgement rests on"
     )
+    avoided: list[str] = Field(
+        default_factory=list,
+        description="things the user wanted to avoid ('violent') that this film's facts show",
+    )
 
 
 class CritiqueIssue(_Payload):
@@ -139,6 +145,7 @@ class CritiqueIssue(_Payload):
         "not_in_catalog",
         "diversity",
         "format",
+        "avoid",
     ]
     item_id: str | None = None
     detail: str
@@ -158,6 +165,9 @@ class Plan(_Payload):
     rationale: str = ""
     ask_about: str | None = Field(default=None, description="for ASK: the facet to ask about")
     about_item: ItemRef | None = Field(default=None, description="for ANSWER: the item asked about")
+    question: (
+        Literal["director", "cast", "year", "scary", "kids", "genre", "length", "plot"] | None
+    ) = Field(default=None, description="for ANSWER: what is asked about the item")
 
 
 class RecommendedItem(_Payload):

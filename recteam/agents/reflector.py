@@ -1,7 +1,8 @@
 """Reflector: checks the draft before anyone sees it, and learns from rejections.
 
 Reads:  ctx.draft, the bus, the profile's hard constraints, dislikes and seen items, this
-        session's earlier recommendations.
+        session's earlier recommendations, and the item analyst's cons (a con naming something
+        the user wanted to avoid, "nothing violent", is a reason to revise).
 Writes: ctx.critique; on REVISE, the struck items into ctx.rejected_this_turn (the searcher runs
         again without them); when the rounds are spent, it approves the draft minus every item that
         still breaks a rule, so a violation never reaches the user.
@@ -85,6 +86,18 @@ def rule_issues(ctx: TurnContext) -> list[CritiqueIssue]:
                         detail=f"{label} is {g}, which was ruled out",
                     )
                 )
+        analysis = ctx.analyses.get(item_id)
+        avoided = [f for f in (analysis.avoided if analysis else []) if f in p.avoids]
+        if avoided and _alternatives(ctx, set(p.avoids)):
+            # The item analyst (offline or a model) found something the user wanted to avoid
+            # ("nothing violent") in this film's facts, and the bus has films without it.
+            issues.append(
+                CritiqueIssue(
+                    kind="avoid",
+                    item_id=item_id,
+                    detail=f"{label} seems {' and '.join(avoided)}, which the user wanted to avoid",
+                )
+            )
         cast = {normalize_key(x) for x in cand.cast}
         for person in c.people:
             if normalize_key(person) not in cast:
@@ -96,6 +109,16 @@ def rule_issues(ctx: TurnContext) -> list[CritiqueIssue]:
     return issues
 
 
+def _alternatives(ctx: TurnContext, avoids: set[str]) -> bool:
+    """Candidates off the draft whose facts show none of what the user wants to avoid."""
+    return any(
+        c.item.id not in ctx.draft
+        and c.item.id not in ctx.rejected_this_turn
+        and not set(getattr(ctx.analyses.get(c.item.id), "avoided", [])) & avoids
+        for c in ctx.candidates
+    )
+
+
 def _decide(ctx: TurnContext, issues: list[CritiqueIssue]) -> Critique:
     struck = {i.item_id for i in issues if i.item_id}
     if struck and ctx.revise_round < ctx.settings.max_revise_rounds:
@@ -103,7 +126,9 @@ def _decide(ctx: TurnContext, issues: list[CritiqueIssue]) -> Critique:
         ctx.rejected_this_turn |= struck
         return Critique(verdict="REVISE", issues=issues, round=ctx.revise_round)
     # Out of rounds (or nothing wrong): approve what is left; nothing that breaks a rule stays.
-    ctx.draft = [i for i in ctx.draft if i not in struck]
+    # A soft wish ("nothing violent") never empties the reply: those picks stay.
+    hard = {i.item_id for i in issues if i.item_id and i.kind != "avoid"}
+    ctx.draft = [i for i in ctx.draft if i not in hard]
     return Critique(verdict="APPROVE", issues=issues, round=ctx.revise_round)
 
 

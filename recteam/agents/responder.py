@@ -12,6 +12,7 @@ import asyncio
 
 from autogen_core.models import ChatCompletionClient
 
+from recteam.agents.answers import answer_question
 from recteam.agents.base import RoleSpec
 from recteam.agents.context import TurnContext
 from recteam.agents.llm import RoleModelError, structured_call
@@ -28,11 +29,23 @@ _QUESTIONS = {
 }
 
 
-def _reason(ctx: TurnContext, item_id: str) -> str:
+def _shape(reason: str) -> str:
+    """A reason's template, names and titles left out: 'it is science fiction, as you asked' and
+    'it is comedy, as you asked' share one, so a reply does not give it twice."""
+    return " ".join(w for w in reason.split()[:3] if w.islower())
+
+
+def _reason(ctx: TurnContext, item_id: str, used: set[str]) -> str:
+    """One specific reason: the most specific pro that no earlier pick of this reply gave."""
     a = ctx.analyses.get(item_id)
     c = ctx.candidate(item_id)
-    if a and a.pros:
-        reason = "; ".join(a.pros[:2])
+    pros = list(a.pros) if a else []
+    fresh = [p for p in pros if _shape(p) not in used]
+    if fresh or pros:
+        reason = (fresh or pros)[0]
+        used.add(_shape(reason))
+    elif c and c.directors:
+        reason = f"a {', '.join(g.lower() for g in c.genres[:2]) or 'film'} by {c.directors[0]}"
     elif c:
         reason = (
             f"a {', '.join(g.lower() for g in c.genres[:2]) or 'film'} close to what you described"
@@ -44,6 +57,7 @@ def _reason(ctx: TurnContext, item_id: str) -> str:
 
 def _items(ctx: TurnContext) -> list[RecommendedItem]:
     out = []
+    used: set[str] = set()
     for item_id in ctx.draft:
         c = ctx.candidate(item_id)
         if c is not None:
@@ -53,10 +67,53 @@ def _items(ctx: TurnContext) -> list[RecommendedItem]:
                     title=c.item.title,
                     year=c.item.year,
                     genres=c.genres,
-                    reason=_reason(ctx, item_id),
+                    reason=_reason(ctx, item_id, used),
                 )
             )
     return out
+
+
+_COUNT_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+
+
+def _opening(ctx: TurnContext, n: int) -> str:
+    """The first line, grounded in what this turn answers: a replacement, the films the request is
+    like, its genres and years; its wording varies from turn to turn."""
+    state = ctx.state or ctx.state_before
+    u = ctx.understand()
+    r = state.request
+    many = _COUNT_WORDS.get(n, str(n))
+    picks = "a pick" if n == 1 else f"{many} picks"
+    if u.turned_down:
+        seen = all(x.id in {s.id for s in u.seen_items} for x in u.turned_down)
+        lead = "Fair enough, you've seen that." if seen else "Got it, not those."
+        if len(u.turned_down) > 1 and seen:
+            lead = "Fair enough, you've seen those."
+        return f"{lead} {'Here is another' if n == 1 else f'Here are {many} others'} instead:"
+    about: list[str] = []
+    liked = [i for i in r.like if state.stance_of(i.id) in ("liked", None)]
+    if liked:
+        about.append(f"since you liked {liked[-1].title}")
+    if r.genres:
+        about.append(f"for {' and '.join(g.lower() for g in r.genres)}")
+    if r.year_min and r.year_max:
+        about.append(f"from {r.year_min} to {r.year_max}")
+    elif r.year_min:
+        about.append(f"from {r.year_min} on")
+    elif r.year_max:
+        about.append(f"up to {r.year_max}")
+    if r.wants:
+        about.append(f"on the {' and '.join(r.wants[:2])} side")
+    if r.surprise:
+        return f"Something different, then: {picks} off the beaten track."
+    variants = [
+        f"Here {'is' if n == 1 else 'are'} {picks}",
+        f"Try {'this one' if n == 1 else f'these {many}'}",
+        f"You might like {'this' if n == 1 else f'these {many}'}",
+        f"{'One' if n == 1 else many.capitalize()} I'd suggest",
+    ]
+    head = variants[ctx.turn % len(variants)]
+    return f"{head} {', '.join(about)}:" if about else f"{head}:"
 
 
 def _describe_constraints(ctx: TurnContext) -> str:
@@ -72,6 +129,17 @@ def _describe_constraints(ctx: TurnContext) -> str:
     return ", ".join(parts) or "what you asked for"
 
 
+_CLOSINGS = (
+    "Tell me what you think, or ask about any of them.",
+    "Seen any of these? Tell me and I'll adjust.",
+    "Want more like one of these, or something else?",
+)
+
+
+def _genres(genres: list[str]) -> str:
+    return f", {', '.join(genres[:3]).lower()}" if genres else ""
+
+
 async def _answer(ctx: TurnContext, step: StepTrace) -> str:
     plan = ctx.plan
     if plan is None or plan.about_item is None:
@@ -80,13 +148,8 @@ async def _answer(ctx: TurnContext, step: StepTrace) -> str:
     step.memory("read", "items", f"facts of {plan.about_item.label}")
     if not items:
         return f"I don't have {plan.about_item.label} in my catalog."
-    it = items[0]
-    text = f"{it.label} is a {', '.join(g.lower() for g in it.genres) or 'film'}"
-    text += f" starring {', '.join(it.cast[:4])}." if it.cast else "."
-    if it.description:
-        # Catalog text is shown as a quotation of the catalog, never acted upon.
-        text += f" From the catalog: “{it.description[:300].rsplit(' ', 1)[0]}…”"
-    return text
+    step.thought(f"Answering '{plan.question or 'plot'}' from the catalog's facts.")
+    return answer_question(items[0], plan.question)
 
 
 async def offline(ctx: TurnContext, step: StepTrace) -> Reply:
@@ -98,12 +161,11 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Reply:
             text = f"I couldn't find a film in my catalog that fits all of this: {_describe_constraints(ctx)}. Could we loosen one of those?"
             ctx.reply = Reply(act="ASK", text=text)
             return ctx.reply
-        lines = [f"Here {'is a pick' if len(items) == 1 else f'are {len(items)} picks'} for you:"]
+        lines = [_opening(ctx, len(items))]
         lines += [
-            f"- **{i.title}** ({i.year}), {', '.join(i.genres[:3]).lower()}: {i.reason}"
-            for i in items
+            f"- **{i.title}** ({i.year}){_genres(i.genres)}: {i.reason}" for i in items
         ]
-        lines.append("Tell me what you think, or ask about any of them.")
+        lines.append(_CLOSINGS[ctx.turn % len(_CLOSINGS)])
         ctx.reply = Reply(act="RECOMMEND", text="\n".join(lines), items=items)
     elif act == "ANSWER":
         ctx.reply = Reply(act="ANSWER", text=await _answer(ctx, step))

@@ -72,7 +72,8 @@ def build_request(ctx: TurnContext, profile: PreferenceProfile) -> SearchRequest
     # Wishes ("lighter") and genres are not search words: a wish matches titles containing it,
     # and a genre word matches every film of the genre, where BM25 then favours the shortest
     # (most obscure) entries. Genres are filters, wishes are scored by the item analyst.
-    words = [*topic_words(ctx), *profile.liked_people]
+    request = (ctx.state or ctx.state_before).request
+    words = [*topic_words(ctx), *request.topics, *profile.liked_people]
     excluded = {i.id for i in c.exclude_items} | {i.id for i in profile.dislikes}
     excluded |= {i.id for i in ctx.session_recommended} | ctx.rejected_this_turn
     return SearchRequest(
@@ -91,12 +92,18 @@ def build_request(ctx: TurnContext, profile: PreferenceProfile) -> SearchRequest
     )
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
 def _candidate(n: int, r: Scored) -> Candidate:
     it = r.item
     return Candidate(
         item=ItemRef(id=it.id, title=it.title, year=it.year),
         genres=it.genres,
         cast=it.cast[:8],
+        directors=list(getattr(it, "directors", None) or []),
+        summary=_cut(it.description or "", 400),
         popularity=it.popularity,
         score=r.score,
         rank=n,

@@ -106,12 +106,24 @@ async def save_profile(
 
 
 async def _apply(ctx: TurnContext, step: StepTrace, u: Understanding) -> PreferenceProfile:
-    """Merges what the message states into the profile and writes it back (both paths end here)."""
-    assert ctx.profile_before is not None
-    after = u.to_profile_update(ctx.profile_before)
-    ctx.profile = after
-    await save_profile(ctx.store, ctx.user_id, ctx.session_id, step, ctx.profile_before, after)
-    return after
+    """Merges what the message states into the dialogue state and the long-term profile, and
+    writes the profile back (both paths end here, through the one merge step)."""
+    before = ctx.lasting_before or PreferenceProfile(user_id=ctx.user_id)
+    state, lasting, effective = await asyncio.to_thread(ctx.advance, u)
+    ctx.state = state
+    ctx.profile = effective
+    changed = [
+        f"{f.item.label}: {f.stance}"
+        for f in state.films
+        if ctx.state_before.film(f.item.id) != f
+    ]
+    if changed:
+        step.thought("Stances: " + "; ".join(changed) + ".")
+    r = state.request
+    if not r.is_empty():
+        step.thought("Request now: " + r.model_dump_json(exclude_defaults=True))
+    await save_profile(ctx.store, ctx.user_id, ctx.session_id, step, before, lasting)
+    return effective
 
 
 async def offline(ctx: TurnContext, step: StepTrace) -> PreferenceProfile:

@@ -24,7 +24,8 @@ from recteam.memory.embeddings import CachedEmbedder
 
 __all__ = ["MEMORY_KINDS", "MemoryKind", "MemoryRecord", "UserMemory"]
 
-MemoryKind = Literal["preference", "feedback", "episode", "reflection", "plan"]
+# "dialogue": one point per session holding its dialogue state (agents/dialogue_state.py).
+MemoryKind = Literal["preference", "feedback", "episode", "reflection", "plan", "dialogue"]
 MEMORY_KINDS: tuple[str, ...] = get_args(MemoryKind)
 DENSE = "text"
 

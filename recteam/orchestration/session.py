@@ -18,6 +18,7 @@ from typing import Any
 from autogen_core import CancellationToken
 
 from recteam.agents.context import TurnContext
+from recteam.agents.dialogue_state import DialogueState
 from recteam.agents.messages import (
     ROLES,
     Act,
@@ -33,6 +34,7 @@ from recteam.agents.reflector import write_lesson
 from recteam.agents.settings import TeamSettings
 from recteam.agents.trace import TraceEvent, TurnFinished, TurnStarted
 from recteam.agents.tracer import TurnTracer, current_step
+from recteam.agents.state_update import advance, lasting_profile
 from recteam.agents.user_analyst import profile_record_id, save_profile
 from recteam.errors import InputError, RecteamError
 from recteam.memory.cooccurrence import CoMentionTable
@@ -45,6 +47,12 @@ from recteam.orchestration.team import RoleClients, build_team
 __all__ = ["MAX_MESSAGE_CHARS", "Recommender", "build_role_clients"]
 
 MAX_MESSAGE_CHARS = 4000
+_STATE_NS = uuid.UUID("5d2c61a4-7f0b-4a53-8e3d-2b9c40e1f7a8")
+
+
+def state_record_id(user_id: str, session_id: str) -> str:
+    """One dialogue-state point per session, overwritten after each turn."""
+    return str(uuid.uuid5(_STATE_NS, f"{user_id}\x00{session_id}"))
 
 
 def _report_model_event(event: ModelEvent) -> None:
@@ -107,10 +115,68 @@ class Recommender:
 
     # memory --------------------------------------------------------------------------------------
     def profile(self, user_id: str) -> PreferenceProfile:
+        """The long-term profile: what lasts beyond one request."""
         record = self.store.memories.get(user_id, profile_record_id(user_id))
         if record is None:
             return PreferenceProfile(user_id=user_id)
-        return PreferenceProfile.model_validate(record.data)
+        return lasting_profile(PreferenceProfile.model_validate(record.data))
+
+    def dialogue_state(self, user_id: str, session_id: str) -> DialogueState:
+        """What this session has established: film stances, the request, the picks shown."""
+        record = self.store.memories.get(user_id, state_record_id(user_id, session_id))
+        if record is not None:
+            return DialogueState.model_validate(record.data)
+        state = DialogueState()  # a session from before states were kept: rebuilt from episodes
+        for ep in self.episodes(user_id, session_id):
+            picks = [ItemRef.model_validate(i) for i in ep.data.get("recommended", [])]
+            if picks:
+                state.last_picks = picks
+                state.shown += picks
+            state.turn = int(ep.data.get("turn", state.turn))
+        return state
+
+    def _save_state(self, user_id: str, session_id: str, state: DialogueState) -> None:
+        summary = ", ".join(f"{f.item.label} {f.stance}" for f in state.films[-8:])
+        self.store.memories.add(
+            MemoryRecord(
+                id=state_record_id(user_id, session_id),
+                user_id=user_id,
+                kind="dialogue",
+                session_id=session_id,
+                text=f"turn {state.turn}: {summary or 'no films yet'}"[:2000],
+                data=state.model_dump(mode="json"),
+            )
+        )
+
+    async def add_assistant_turn(
+        self, user_id: str, session_id: str, text: str, items: list[ItemRef]
+    ) -> DialogueState:
+        """An assistant message with no user message before it (a greeting, or a recommendation
+        made elsewhere): recorded as an episode, and its items become the last picks."""
+        _check_input(user_id, "assistant turn")
+        state = await asyncio.to_thread(self.dialogue_state, user_id, session_id)
+        state.turn += 1
+        if items:
+            state.last_picks = list(items)
+            state.shown += [i for i in items if all(s.id != i.id for s in state.shown)]
+        turn = DialogueTurn(
+            speaker="assistant", text=text, act="RECOMMEND" if items else "CHAT", items=items
+        )
+        record = MemoryRecord(
+            user_id=user_id,
+            kind="episode",
+            session_id=session_id,
+            text=f"assistant: {text}"[:2000],
+            data={
+                "turn": state.turn,
+                "turns": [turn.model_dump(mode="json")],
+                "recommended": [i.model_dump() for i in items],
+                "candidates": [],
+            },
+        )
+        await asyncio.to_thread(self.store.memories.add, record)
+        await asyncio.to_thread(self._save_state, user_id, session_id, state)
+        return state
 
     def episodes(self, user_id: str, session_id: str) -> list[MemoryRecord]:
         """The session's turns, oldest first."""
@@ -143,8 +209,10 @@ class Recommender:
         for ep in episodes:
             dialogue += [DialogueTurn.model_validate(t) for t in ep.data.get("turns", [])]
             recommended += [ItemRef.model_validate(i) for i in ep.data.get("recommended", [])]
+        state = await asyncio.to_thread(self.dialogue_state, user_id, session_id)
+        lasting = await asyncio.to_thread(self.profile, user_id)
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        tracer = TurnTracer(session_id, len(episodes) + 1, queue.put_nowait)
+        tracer = TurnTracer(session_id, max(len(episodes), state.turn) + 1, queue.put_nowait)
         yield tracer.event(TurnStarted, user_id=user_id, message=text)
         ctx = TurnContext(
             session_id=session_id,
@@ -156,7 +224,9 @@ class Recommender:
             settings=self.team_settings,
             tracer=tracer,
             dialogue=dialogue,
-            profile_before=await asyncio.to_thread(self.profile, user_id),
+            profile_before=state.effective_profile(lasting),
+            lasting_before=lasting,
+            state_before=state,
             session_recommended=recommended,
             comentions=self.comentions,
             requested_act=act,
@@ -188,6 +258,7 @@ class Recommender:
             text=f"Sorry, something went wrong on my side ({error or 'no reply was written'}). Please try again.",
         )
         await asyncio.to_thread(self._save_episode, ctx, reply)
+        await asyncio.to_thread(self._save_turn_state, ctx, reply)
         yield tracer.event(
             TurnFinished,
             act=reply.act,
@@ -214,8 +285,10 @@ class Recommender:
         episodes = await asyncio.to_thread(self.episodes, user_id, session_id)
         tracer = TurnTracer(session_id, len(episodes), events.append)
         before = await asyncio.to_thread(self.profile, user_id)
+        state = await asyncio.to_thread(self.dialogue_state, user_id, session_id)
         u = Understanding(liked_items=[ref]) if liked else Understanding(disliked_items=[ref])
-        after = u.to_profile_update(before)
+        state, after = advance(state, before, u, source="button")
+        await asyncio.to_thread(self._save_state, user_id, session_id, state)
         step = tracer.step(
             "user_analyst", f"{'liked' if liked else 'disliked'}: {ref.label}", OFFLINE
         )
@@ -258,6 +331,16 @@ class Recommender:
                 ctx.profile_before,
                 "in the chat",
             )
+
+    def _save_turn_state(self, ctx: TurnContext, reply: Reply) -> None:
+        state = (ctx.state or ctx.state_before).model_copy(deep=True)
+        state.turn = ctx.turn
+        refs = [ItemRef(id=i.id, title=i.title, year=i.year) for i in reply.items]
+        if refs:
+            state.last_picks = refs
+            state.shown += [r for r in refs if all(s.id != r.id for s in state.shown)]
+        state.clarify = list(ctx.clarify)
+        self._save_state(ctx.user_id, ctx.session_id, state)
 
     def _save_episode(self, ctx: TurnContext, reply: Reply) -> None:
         refs = [ItemRef(id=i.id, title=i.title, year=i.year) for i in reply.items]

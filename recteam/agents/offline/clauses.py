@@ -4,7 +4,7 @@ negations and stances reach no further than their clause (see reading.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -49,6 +49,7 @@ def units_of(
     mentions: Sequence[Mention],
     lex: Lexicon,
     latest_year: int | None,
+    title: Callable[[str], Any] | None = None,
 ) -> list[Unit]:
     """Everything in the text as units; each token belongs to at most one of them (mentions first,
     then year bounds, then the longest lexicon phrases)."""
@@ -88,7 +89,11 @@ def units_of(
         if free(k) and t.sentence_start and alone and (t.key,) in lex.interjection_no:
             take(Unit("reject", k, k + 1))
         if free(k) and t.key in lex.ordinals and _ordinal_frame(tokens, k):
-            take(Unit("ordinal", k, k + 1, lex.ordinals[t.key]))
+            span = _ordinal_span(tokens, k, lex.ordinals[t.key])
+            if span is not None:  # "the first two", "the last two"
+                take(Unit("ordinal", k, k + 2, span))
+            else:
+                take(Unit("ordinal", k, k + 1, lex.ordinals[t.key]))
     keys = [t.key for t in tokens]
     for first, end, terms in scan_phrases(keys, lex.phrases, lex.max_phrase, free):
         for term in terms:
@@ -103,14 +108,61 @@ def units_of(
         alone = cue.end - cue.first == 1 and keys[cue.first] == "like"
         if genre.kind == "genre" and cue.kind == "like" and genre.end == cue.first and alone:
             units[n] = replace(cue, kind="similar")
+    if title is not None:
+        units = _titles_among_films(units, tokens, title)
     return _drop_false_pronouns(units, tokens, lex)
 
 
+def _titles_among_films(
+    units: list[Unit], tokens: Sequence[Token], title: Callable[[str], Any]
+) -> list[Unit]:
+    """'I like Aliens, Blade Runner and The Matrix': a capitalised genre or facet word that is
+    also a film's exact title names that film when another film stands next to it in a list."""
+    out = list(units)
+    for n, unit in enumerate(units):
+        if unit.kind not in ("genre", "facet"):
+            continue
+        words = tokens[unit.first : unit.end]
+        if not all(t.capitalised for t in words) or unit.first == 0:
+            continue
+        near_film = any(
+            0 <= k < len(units)
+            and units[k].kind == "item"
+            and min(abs(units[k].first - unit.end), abs(unit.first - units[k].end)) <= 1
+            for k in (n - 2, n - 1, n + 1, n + 2)
+        )
+        ref = title(" ".join(t.key for t in words)) if near_film else None
+        if ref is not None:
+            out[n] = Unit("item", unit.first, unit.end, ref)
+    return out
+
+
+_SPAN_NUMBERS = {"two": 2, "three": 3, "2": 2, "3": 3}
+_AFTER_ORDINAL = frozenset(
+    {"one", "ones", "and", "or", "pick", "movie", "film", "suggestion", "option", "is", "was",
+     "sounds", "looks", "seems", "two", "three", "2", "3"}
+)
+
+
 def _ordinal_frame(tokens: Sequence[Token], k: int) -> bool:
-    """'the first one', 'the second': an ordinal that points into the last recommendation."""
+    """'the first one', 'the second', 'the first and the third': an ordinal that points into
+    the last recommendation."""
     after = tokens[k + 1] if k + 1 < len(tokens) else None
-    ends = after is None or after.clause_start or after.key == "one"
+    ends = after is None or after.clause_start or after.key in _AFTER_ORDINAL
     return k > 0 and tokens[k - 1].key == "the" and ends
+
+
+def _ordinal_span(tokens: Sequence[Token], k: int, index: int) -> tuple[int, int | None] | None:
+    """'the first two' -> (0, 2); 'the last two' -> (-2, None)."""
+    after = tokens[k + 1] if k + 1 < len(tokens) else None
+    if after is None or after.clause_start or after.key not in _SPAN_NUMBERS:
+        return None
+    n = _SPAN_NUMBERS[after.key]
+    if index == 0:
+        return (0, n)
+    if index == -1:
+        return (-n, None)
+    return None
 
 
 def _negated_before(tokens: Sequence[Token], k: int, lex: Lexicon, free: Any) -> bool:
@@ -200,7 +252,10 @@ def _mark_questions(
     asks: dict[int, bool] = {}  # sentence -> it ends in "?"
     for clause in clauses:
         tail = tokens[clause.stop].gap if clause.stop < len(tokens) else text[tokens[-1].end :]
-        clause.question = "?" in tail
+        # "...and loved it. What next?": the '?' ends a later sentence that holds no unit.
+        last = max((u.end for u in clause.units), default=clause.start)
+        later = any(tokens[k].sentence_start for k in range(last, clause.stop))
+        clause.question = "?" in tail and not later
         asks[clause.sentence] = asks.get(clause.sentence, False) or clause.question
     for clause in clauses:
         starts_sentence = clause.joiner in ("start", "sentence")

@@ -163,6 +163,18 @@ class EntityLinker:
         """Every catalog film's title by item id."""
         return {f.id: f.title for fs in self._films.values() for f in fs if not f.alias}
 
+    def exact_title(self, key: str) -> ItemRef | None:
+        """The best-known film whose title key is exactly `key` ("aliens"), or None."""
+        films = [f for f in self._films.get(key, []) if not f.alias]
+        return max(films, key=lambda f: f.popularity).ref if films else None
+
+    def same_title(self, ref: ItemRef) -> list[ItemRef]:
+        """Every catalog film titled like `ref` (remakes, namesakes), best-known first."""
+        from recteam.memory.items import title_key
+
+        films = [f for f in self._films.get(title_key(ref.title), []) if not f.alias]
+        return [f.ref for f in sorted(films, key=lambda f: -f.popularity)]
+
     @property
     def size(self) -> tuple[int, int]:
         """(title keys, people keys) indexed."""

@@ -49,6 +49,8 @@ class Findings:
     excluded: list[ItemRef] = field(default_factory=list)
     asked: list[ItemRef] = field(default_factory=list)
     mentioned: list[ItemRef] = field(default_factory=list)
+    named: list[ItemRef] = field(default_factory=list)  # by title, not by "it" or "the second"
+    referenced: list[ItemRef] = field(default_factory=list)  # by "it", "those", "the second"
     liked_people: list[str] = field(default_factory=list)
     disliked_people: list[str] = field(default_factory=list)
     required_people: list[str] = field(default_factory=list)
@@ -57,9 +59,12 @@ class Findings:
     genres: list[str] = field(default_factory=list)
     liked_genres: list[str] = field(default_factory=list)  # "I love horror": a taste, no filter
     exclude_genres: list[str] = field(default_factory=list)
+    # "I hate horror": a lasting taste, kept beyond this request (also in exclude_genres).
+    disliked_genres: list[str] = field(default_factory=list)
     allowed_genres: list[str] = field(default_factory=list)
     wants: list[str] = field(default_factory=list)
     avoids: list[str] = field(default_factory=list)
+    lasting_avoids: list[str] = field(default_factory=list)  # "I can't stand gore"
     allowed_facets: list[str] = field(default_factory=list)
     years: list[YearBound] = field(default_factory=list)
     # "recent" / "classic" as wished (True) or avoided (False), in text order.
@@ -76,8 +81,15 @@ def _put(value: object, into: list, *out_of: list) -> None:
         into.append(value)
 
 
-def interpret(clauses: Sequence[Clause], last_recommended: Sequence[ItemRef]) -> Findings:
+def interpret(
+    clauses: Sequence[Clause],
+    last_recommended: Sequence[ItemRef],
+    turned_down: frozenset[str] = frozenset(),
+) -> Findings:
+    """`turned_down`: ids of last picks the user already rejected or disliked; "it", "that one"
+    and "those" skip them ("more like that" after a 👎 means the others), ordinals do not."""
     found = Findings()
+    open_picks = [r for r in last_recommended if r.id not in turned_down] or list(last_recommended)
     earlier_items: list[ItemRef] = []
     previous: Stance | None = None
     for clause in clauses:
@@ -97,11 +109,15 @@ def interpret(clauses: Sequence[Clause], last_recommended: Sequence[ItemRef]) ->
             stance = _inherited(clause, _stance(clause, target, own), own, before, target)
             state = stance
             if target.kind == "item" or target.kind in _REFERENCES:
-                if target.kind in _REFERENCES and not (
-                    stance.cue or stance.negated or clause.question
-                ):
-                    continue  # "I'm up for it": a pronoun with nothing said about it
-                refs = _resolve(target, earlier_items, last_recommended)
+                refs = _resolve(target, earlier_items, last_recommended, open_picks)
+                if target.kind in _REFERENCES:
+                    for ref in refs:
+                        _put(ref, found.referenced)
+                    if not (stance.cue or stance.negated or clause.question):
+                        continue  # "I'm up for it": a pronoun with nothing said about it
+                else:
+                    for ref in refs:
+                        _put(ref, found.named)
                 for ref in refs:
                     _item(found, ref, stance, clause.question)
                 if target.kind == "item":
@@ -163,15 +179,20 @@ def _inherited(
     return stance
 
 
-def _resolve(target: Unit, earlier: list[ItemRef], last: Sequence[ItemRef]) -> list[ItemRef]:
+def _resolve(
+    target: Unit, earlier: list[ItemRef], last: Sequence[ItemRef], open_picks: Sequence[ItemRef]
+) -> list[ItemRef]:
     if target.kind == "item":
         return [target.value]
     if target.kind == "ordinal":
         index: int = target.value
+        if isinstance(index, tuple):  # "the first two", "the last two"
+            start, stop = index
+            return list(last[start:stop])
         return [last[index]] if -len(last) <= index < len(last) else []
-    if target.kind == "pron1":  # the item named just before, else the (first) recommendation
-        return earlier[-1:] or list(last[:1])
-    return list(last) or earlier[-2:]
+    if target.kind == "pron1":  # the item named just before, else the (first) open pick
+        return earlier[-1:] or list(open_picks[:1])
+    return list(open_picks) or earlier[-2:]
 
 
 def _item(found: Findings, ref: ItemRef, stance: Stance, question: bool) -> None:
@@ -234,7 +255,13 @@ def _quality(found: Findings, clause: Clause, target: Unit, stance: Stance) -> N
     else:
         verdict = "want"
     value: str = target.value
+    # "I hate horror", "I don't like gore": said as a taste, it lasts beyond this request.
+    lasting = verdict == "avoid" and (
+        (cue == "dislike" and not negated) or (cue == "like" and negated and not too)
+    )
     if target.kind == "genre":
+        if lasting:
+            _put(target.value, found.disliked_genres)
         # "I love horror" tells a taste, not a request: it ranks, it does not filter. A request
         # anywhere in the clause ("looking for a good horror movie") makes it one.
         if verdict == "want" and cue == "like" and not stance.after and not clause.has("want"):
@@ -248,6 +275,8 @@ def _quality(found: Findings, clause: Clause, target: Unit, stance: Stance) -> N
         return
     lists = {"want": (found.wants, found.avoids), "avoid": (found.avoids, found.wants)}
     _put(value, *lists.get(verdict, (found.allowed_facets, found.avoids)))
+    if lasting:
+        _put(value, found.lasting_avoids)
     # "recent" / "classic" bound the years too, unless they describe a film ("Heat is a classic").
     if value in ("recent", "classic") and verdict != "allow" and not clause.has("item"):
         found.vague_years.append((value, verdict == "want"))

@@ -17,6 +17,7 @@ from recteam.agents.messages import ItemRef, PreferenceProfile
 from recteam.agents.offline.clauses import Unit, segment, units_of
 from recteam.agents.offline.lexicon import Lexicon
 from recteam.agents.offline.linking import EntityLinker
+from recteam.agents.offline.moves import QuestionKind, move_words, read_moves
 from recteam.agents.offline.reading import Findings, interpret
 from recteam.agents.offline.text import Token, tokenize
 from recteam.memory.items import normalize_key
@@ -24,6 +25,10 @@ from recteam.memory.items import normalize_key
 __all__ = ["Smalltalk", "Understanding", "understand"]
 
 Smalltalk = Literal["greeting", "thanks", "bye"]
+# Verbs and adverbs of chat the lexicon's word list lacks; never a film's subject.
+_TOPIC_STOP = frozenset(
+    ["made", "make", "makes", "making", "sound", "sounds", "directed", "watch", "watched", "back", "next", "second", "third", "first", "last", "mention", "mentioned", "said", "tell", "told", "think", "thought", "try", "tried", "maybe", "please", "lol", "haha", "anything", "something", "everything", "stuff", "thing", "things", "kinda", "sorta", "scifi", "romcom", "romcoms", "cartoon", "cartoons", "animation", "toons", "docs"]
+)
 _SMALLTALK: tuple[Smalltalk, ...] = (
     "bye",
     "thanks",
@@ -49,6 +54,12 @@ class Understanding(BaseModel):
     mentioned_items: list[ItemRef] = Field(
         default_factory=list, description="every film named or referred to"
     )
+    named_items: list[ItemRef] = Field(
+        default_factory=list, description="films named by their title (not 'it', 'the second')"
+    )
+    accepted_items: list[ItemRef] = Field(
+        default_factory=list, description="picks taken up: 'the second one sounds great'"
+    )
     liked_people: list[str] = Field(default_factory=list)
     disliked_people: list[str] = Field(default_factory=list)
     required_people: list[str] = Field(
@@ -63,6 +74,9 @@ class Understanding(BaseModel):
         default_factory=list, description="'I love horror': a taste that ranks, not a filter"
     )
     exclude_genres: list[str] = Field(default_factory=list)
+    disliked_genres: list[str] = Field(
+        default_factory=list, description="'I hate horror': a lasting exclusion, not this request's"
+    )
     allowed_genres: list[str] = Field(
         default_factory=list, description="'horror is fine': lifts an exclusion"
     )
@@ -70,7 +84,19 @@ class Understanding(BaseModel):
     year_max: int | None = None
     wants: list[str] = Field(default_factory=list)
     avoids: list[str] = Field(default_factory=list)
+    lasting_avoids: list[str] = Field(
+        default_factory=list, description="'I can't stand gore': kept beyond this request"
+    )
     allowed_facets: list[str] = Field(default_factory=list)
+    topics: list[str] = Field(
+        default_factory=list, description="subject words no other field took: 'heist', 'Paris'"
+    )
+    count: int | None = Field(default=None, description="'just one': 1; 'two more': 2")
+    new_direction: bool = Field(default=False, description="'back to ...', 'instead', ...")
+    surprise: bool = Field(default=False, description="'surprise me'")
+    question: QuestionKind | None = Field(
+        default=None, description="what a question about a film asks: director, plot, ..."
+    )
     smalltalk: Smalltalk | None = Field(
         default=None, description="a greeting, thanks or bye and nothing else"
     )
@@ -200,19 +226,52 @@ def _drop_ref(refs: list[ItemRef], ref: ItemRef) -> None:
 
 
 def understand(
-    text: str, linker: EntityLinker, last_recommended: Sequence[ItemRef] = ()
+    text: str,
+    linker: EntityLinker,
+    last_recommended: Sequence[ItemRef] = (),
+    turned_down: Iterable[str] = (),
 ) -> Understanding:
     """Reads one user message. `last_recommended`: the items of the assistant's last
-    recommendation, which "it", "those", "the second one", "no" and "sounds good" refer to."""
+    recommendation, which "it", "those", "the second one", "no" and "sounds good" refer to;
+    `turned_down`: the ids of those the user already rejected or disliked."""
     lex = linker.lexicon
     tokens = tokenize(text)
     mentions = linker.link_tokens(text, tokens)
-    units = units_of(text, tokens, mentions, lex, linker.latest_year)
-    found = interpret(segment(units, tokens, text, lex), last_recommended)
+    units = units_of(text, tokens, mentions, lex, linker.latest_year, linker.exact_title)
+    found = interpret(segment(units, tokens, text, lex), last_recommended, frozenset(turned_down))
     year_min, year_max = _years(found, lex, linker.latest_year)
     rejected = _rejected(found, units, last_recommended)
     accepts = bool(last_recommended) and not rejected and any(u.kind == "accept" for u in units)
+    accepted: list[ItemRef] = []
+    if accepts:
+        ids = {r.id for r in last_recommended}
+        accepted = [r for r in found.referenced if r.id in ids] or list(last_recommended)
+        accepted = [r for r in accepted if r not in found.liked]
     chat = None if found.targets or rejected or accepts else _smalltalk(tokens, units, lex)
+    moves = read_moves(text, question=bool(found.asked))
+    # Subject words ("heist", "submarine"): what no unit took and no chat word is.
+    plain = lex.plain_words | move_words()
+    covered = {k for u in units for k in range(u.first, u.end)}
+    topics = [
+        t.raw
+        for k, t in enumerate(tokens)
+        if k not in covered
+        and t.key not in plain
+        and t.key not in _TOPIC_STOP
+        and not any(ch.isdigit() for ch in t.key)
+        and len(t.key) > 2
+    ]
+    # A genre said by a narrower word ("heist" for crime, "zombie" for horror) keeps the word.
+    topics += [
+        tokens[u.first].raw
+        for u in units
+        if u.kind == "genre"
+        and u.end - u.first == 1
+        and not str(u.value).startswith(tokens[u.first].key[:4])
+        and len(tokens[u.first].key) > 3
+        and tokens[u.first].key not in move_words()
+        and tokens[u.first].key not in _TOPIC_STOP
+    ]
     return Understanding(
         liked_items=found.liked,
         disliked_items=found.disliked,
@@ -220,6 +279,8 @@ def understand(
         excluded_items=found.excluded,
         asked_about=found.asked[0] if found.asked else None,
         mentioned_items=found.mentioned,
+        named_items=found.named,
+        accepted_items=accepted,
         liked_people=found.liked_people,
         disliked_people=found.disliked_people,
         required_people=found.required_people,
@@ -228,12 +289,19 @@ def understand(
         genres=found.genres,
         liked_genres=found.liked_genres,
         exclude_genres=found.exclude_genres,
+        disliked_genres=found.disliked_genres,
         allowed_genres=found.allowed_genres,
         year_min=year_min,
         year_max=year_max,
         wants=found.wants,
         avoids=found.avoids,
+        lasting_avoids=found.lasting_avoids,
         allowed_facets=found.allowed_facets,
+        topics=list(dict.fromkeys(topics)),
+        count=moves.count,
+        new_direction=moves.new_direction,
+        surprise=moves.surprise,
+        question=moves.question,
         smalltalk=chat,
         rejects_last=bool(rejected),
         accepts_last=accepts,
