@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recteam.evaluation.ranking_fit import Pools, fit_weights, load_pools
+from recteam.evaluation.ranking_fit import (
+    Pools,
+    fit_weights,
+    holdout_split,
+    load_pools,
+    out_of_fold,
+)
 from recteam.evaluation.redial_data import (
     Dialogue,
     Message,
@@ -182,8 +188,15 @@ def test_protocol_runs_the_team_and_scores_baselines(tmp_path: Path, embedder) -
     repeat = result["systems"]["repeat mentioned"]
     assert repeat["new"]["R@50"] == 0.0 and repeat["all"]["R@50"] > 0
     assert team["new"]["R@50"] > 0  # the team finds something with no LLM at all
+    # the ranking weights of each fold were fitted on the other folds' turns only
+    assert result["weights"] == "out-of-fold"
+    fits = result["out_of_fold"]["folds"]
+    assert [f["fold"] for f in fits] == ["fold 1/3", "fold 2/3", "fold 3/3"]
+    assert sum(f["scored_turns"] for f in fits) == 6
+    assert all(f["fitted_on_turns"] == 6 - f["scored_turns"] for f in fits)
     table = markdown_table(result)
-    assert "| recteam |" in table and "| popularity |" in table
+    assert "| recteam (out-of-fold weights) |" in table and "| popularity |" in table
+    assert "| recteam (in-sample weights) |" in table  # labelled, below the out-of-fold table
     json.dumps(result)  # the report is plain JSON
 
 
@@ -194,14 +207,18 @@ def test_cli_writes_json_and_a_markdown_table(tmp_path: Path) -> None:
         "--movies", str(REDIAL / "movies.csv"),
         "--facts", str(REDIAL / "wikipedia.json"),
         "--folds", "3", "--limit", "2", "--out", str(tmp_path / "out"),
-        "--signals-out", str(tmp_path / "pools.jsonl.gz"),
+        "--signals-out", str(tmp_path / "pools.jsonl.gz"), "--json",
         cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)  # --json: one object on stdout and nothing else
+    assert printed["weights"] == "out-of-fold" and "R@10" in printed["systems"]["recteam"]["new"]
+    assert "turns of fold 1/3" in done.stderr  # the progress went to stderr
     result = json.loads((tmp_path / "out" / "redial.json").read_text())
+    assert result == printed
     assert result["dialogues"] == 2 and result["points"] == 4
-    assert "| popularity |" in (tmp_path / "out" / "redial.md").read_text()
-    assert "R@10 (new)" in done.stdout
+    table = (tmp_path / "out" / "redial.md").read_text()
+    assert "| popularity |" in table and "R@10 (new)" in table
     # every scored turn's pool was recorded, and the weights can be fitted to them
     pools = load_pools(tmp_path / "pools.jsonl.gz")
     assert 1 <= len(pools) <= 4 and "popularity" in pools.signals
@@ -242,3 +259,50 @@ def test_a_truncated_or_foreign_pools_file_is_named(tmp_path: Path) -> None:
         fh.write('{"key": "k", "targets": ["a"], "mentioned": [], "pool": [["a", {"x": 1}]]}\n')
         fh.write('{"key": "k2", "targe')  # cut mid-line, as by a crash
     assert len(load_pools(bad)) == 1
+
+
+def _two_fold_pools(turns: int = 30, rows: int = 60) -> tuple[Pools, list[int]]:
+    """Fold 0's targets are marked by signal 'a' (and 'b' is 0 there), fold 1's by signal 'b'
+    (and 'a' is 0 there); 'noise' is noise."""
+    rng = np.random.default_rng(1)
+    matrices, targets, keys, fold_of = [], [], [], []
+    for fold, column in ((0, 0), (1, 1)):
+        for n in range(turns):
+            m = rng.random((rows, 3), dtype=np.float32) * np.array([0.3, 0.3, 1.0], np.float32)
+            m[:, 1 - column] = 0.0  # the other fold's signal is silent here
+            m[0, column] = 1.0
+            matrices.append(m)
+            targets.append([0])
+            keys.append(f"redial-{fold}{n}-1")
+            fold_of.append(fold)
+    return Pools(["a", "b", "noise"], matrices, targets, keys), fold_of
+
+
+def test_out_of_fold_weights_are_fitted_without_the_scored_folds_pools() -> None:
+    pools, fold_of = _two_fold_pools()
+    start = {"a": 0.0, "b": 0.0, "noise": 0.5}
+    first, second = out_of_fold(pools, fold_of, start, rounds=4)
+    # fold 0 is ranked by weights learnt on fold 1 alone: they lift 'b', never 'a'
+    assert first.fitted_on == 30 and second.fitted_on == 30
+    assert first.weights["a"] == 0.0 and first.weights["b"] > 0
+    assert second.weights["b"] == 0.0 and second.weights["a"] > 0
+    # so each fold's own signal stays unused and its targets stay hard to find
+    hits_first, total_first = first.new
+    assert total_first == 30 and hits_first[1] < 10
+    # fitted in-sample instead, both signals are lifted and fold 0 is found
+    inside = fit_weights(pools, start, rounds=4)
+    assert inside.weights["a"] > 0 and inside.weights["b"] > 0
+
+
+def test_holdout_splits_by_dialogue_not_by_turn() -> None:
+    m = np.ones((3, 1), dtype=np.float32)
+    keys = [f"redial-{d}-{i}" for d in range(40) for i in (1, 3, 5)]
+    pools = Pools(["x"], [m] * len(keys), [[0]] * len(keys), keys)
+    fit_on, held = holdout_split(pools)
+    assert fit_on and held and sorted(fit_on + held) == list(range(len(keys)))
+    side = {}
+    for n in fit_on + held:
+        side.setdefault(keys[n].rsplit("-", 1)[0], set()).add(n in held)
+    assert all(len(sides) == 1 for sides in side.values())  # a dialogue is never cut in two
+    result = fit_weights(pools, {"x": 0.1}, rounds=1, holdout=True)
+    assert result.held_out_dialogues == sum(1 for sides in side.values() if True in sides)

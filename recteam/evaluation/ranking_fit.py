@@ -5,7 +5,9 @@ candidate pool with each film's signals before weighting, and the turn's targets
 lines). `recteam eval fit-ranking FILE` then searches the weights one at a time (coordinate
 search: each weight moved by a few steps, a move kept when Recall@10 + Recall@50 improves) and
 prints them as TOML. Targets outside the pool count as misses, so the recall printed is what the
-searcher's order reaches; the figures are in-sample: a held-out check is `--holdout`.
+searcher's order reaches. Fitted and scored on the same turns, the figures are in-sample:
+`--holdout` fits on half of the dialogues and scores the other half, and `eval redial` itself
+fits the weights for each fold on the other folds' pools only (`out_of_fold`).
 """
 
 from __future__ import annotations
@@ -13,18 +15,38 @@ from __future__ import annotations
 import gzip
 import json
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from recteam.agents.relevance import Scored
 
-__all__ = ["FitResult", "PoolWriter", "Pools", "fit_weights", "load_pools", "recall"]
+__all__ = [
+    "FitResult",
+    "FoldFit",
+    "PoolCollector",
+    "PoolWriter",
+    "Pools",
+    "dialogue_of",
+    "fit_weights",
+    "hits",
+    "load_pools",
+    "out_of_fold",
+    "recall",
+]
 
 STEPS = (-0.2, -0.1, -0.05, 0.05, 0.1, 0.2)
+KS = (1, 10, 50)
+
+
+def dialogue_of(key: str) -> str:
+    """The dialogue of a turn key: 'redial-<dialogue id>-<message index>' -> 'redial-<id>'; a
+    key of another form is its own dialogue."""
+    head, sep, tail = key.rpartition("-")
+    return head if sep and head and tail.isdigit() else key
 
 
 class PoolWriter:
@@ -53,67 +75,178 @@ class PoolWriter:
 
 @dataclass
 class Pools:
-    """Per turn: a signal matrix (films x signals) and the rows of its new targets (-1: not in
-    the pool)."""
+    """Per turn: a signal matrix (films x signals), the rows of its new targets (-1: not in the
+    pool), the turn's key (its dialogue: `dialogue_of`) and the rows of all of its targets, the
+    ones mentioned earlier in the dialogue included."""
 
     signals: list[str]
     matrices: list[np.ndarray]
     targets: list[list[int]]
+    keys: list[str] = field(default_factory=list)  # empty: every turn is its own dialogue
+    every: list[list[int]] = field(default_factory=list)  # empty: the new targets only
 
     def __len__(self) -> int:
         return len(self.matrices)
 
+    def dialogues(self) -> list[str]:
+        """The dialogue of each turn."""
+        if not self.keys:
+            return [f"turn-{n}" for n in range(len(self))]
+        return [dialogue_of(k) for k in self.keys]
+
+
+class _Builder:
+    """Turns recorded lines (key, targets, mentioned, [(id, signals)]) into Pools; the signal
+    columns grow as new names appear."""
+
+    def __init__(self, signals: Iterable[str] = ()) -> None:
+        self.index: dict[str, int] = {k: i for i, k in enumerate(signals)}
+        self.keys: list[str] = []
+        self.matrices: list[np.ndarray] = []
+        self.targets: list[list[int]] = []
+        self.every: list[list[int]] = []
+
+    def add(
+        self,
+        key: str,
+        targets: Sequence[str],
+        mentioned: Iterable[str],
+        pool: Sequence[tuple[str, Mapping[str, float]]],
+    ) -> None:
+        for _, sig in pool:
+            for k in sig:
+                self.index.setdefault(k, len(self.index))
+        m = np.zeros((len(pool), len(self.index)), dtype=np.float32)
+        rows_of: dict[str, int] = {}
+        for i, (item_id, sig) in enumerate(pool):
+            rows_of.setdefault(item_id, i)
+            for k, v in sig.items():
+                m[i, self.index[k]] = v
+        seen = set(mentioned)
+        self.keys.append(key)
+        self.matrices.append(m)
+        self.targets.append([rows_of.get(t, -1) for t in targets if t not in seen])
+        self.every.append([rows_of.get(t, -1) for t in targets])
+
+    def build(self) -> Pools:
+        width = len(self.index)
+        matrices = [
+            m if m.shape[1] == width else np.pad(m, ((0, 0), (0, width - m.shape[1])))
+            for m in self.matrices
+        ]
+        names = sorted(self.index, key=self.index.__getitem__)
+        return Pools(names, matrices, list(self.targets), list(self.keys), list(self.every))
+
+
+class PoolCollector:
+    """Keeps every scored turn's pool in memory as a signal matrix (for the out-of-fold fit of
+    `eval redial`), and forwards it to a PoolWriter when one is given. Thread-safe."""
+
+    def __init__(self, signals: Iterable[str] = (), writer: PoolWriter | None = None) -> None:
+        self._builder = _Builder(signals)
+        self._writer = writer
+        self._lock = threading.Lock()
+
+    def write(
+        self, key: str, targets: Sequence[str], mentioned: Sequence[str], pool: list[Scored]
+    ) -> None:
+        """`pool` may be empty (the turn had none): its targets are then misses."""
+        rows = [(r.item.id, r.raw) for r in pool]
+        with self._lock:
+            self._builder.add(key, targets, mentioned, rows)
+        if self._writer is not None and pool:
+            self._writer.write(key, targets, mentioned, pool)
+
+    def pools(self) -> Pools:
+        with self._lock:
+            return self._builder.build()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
 
 def load_pools(path: Path) -> Pools:
-    rows: list[dict[str, Any]] = []
+    builder = _Builder()
     try:
         with gzip.open(path, "rt", encoding="utf-8") as fh:
             for n, line in enumerate(fh, start=1):
                 try:
-                    rows.append(json.loads(line))
+                    r = json.loads(line)
                 except json.JSONDecodeError as exc:
                     if line.endswith("\n"):
                         raise ValueError(f"{path}:{n}: not a JSON line ({exc.msg})") from None
+                    continue
+                builder.add(
+                    r["key"], r["targets"], r["mentioned"], [(i, sig) for i, sig in r["pool"]]
+                )
     except EOFError:  # an interrupted run: every complete line before the cut still counts
         pass
     except gzip.BadGzipFile:
         raise ValueError(f"{path} is not a gzip file written by --signals-out") from None
-    if not rows:
+    if not builder.keys:
         raise ValueError(f"{path} holds no recorded turns")
-    names = sorted({k for r in rows for _, sig in r["pool"] for k in sig})
-    index = {k: i for i, k in enumerate(names)}
-    matrices, targets = [], []
-    for r in rows:
-        mentioned = set(r["mentioned"])
-        new = [t for t in r["targets"] if t not in mentioned]
-        if not new:
-            continue
-        m = np.zeros((len(r["pool"]), len(names)), dtype=np.float32)
-        rows_of = {}
-        for i, (item_id, sig) in enumerate(r["pool"]):
-            rows_of[item_id] = i
-            for k, v in sig.items():
-                m[i, index[k]] = v
-        matrices.append(m)
-        targets.append([rows_of.get(t, -1) for t in new])
-    return Pools(names, matrices, targets)
+    return builder.build()
 
 
-def recall(pools: Pools, weights: np.ndarray, picks: np.ndarray | None = None) -> dict[int, float]:
+class _Stacked:
+    """Some turns' pools stacked into one matrix, so that a ranking by new weights costs one
+    matrix product and a few gathers. Each target is compared with every film of its own pool:
+    its place is how many films score at least as high, itself excepted (ties count against
+    it)."""
+
+    def __init__(self, pools: Pools, picks: Sequence[int], new: bool = True) -> None:
+        rows_of = pools.targets if new or not pools.every else pools.every
+        mats: list[np.ndarray] = []
+        owner: list[np.ndarray] = []
+        compare: list[np.ndarray] = []
+        target_rows: list[int] = []
+        offset, self.total = 0, 0
+        for n in picks:
+            m = pools.matrices[n]
+            for row in rows_of[n]:
+                self.total += 1
+                if row < 0:
+                    continue
+                owner.append(np.full(len(m), len(target_rows), dtype=np.int64))
+                compare.append(np.arange(offset, offset + len(m), dtype=np.int64))
+                target_rows.append(offset + row)
+            mats.append(m)
+            offset += len(m)
+        width = len(pools.signals)
+        self.m = np.concatenate(mats).astype(np.float64) if mats else np.zeros((0, width))
+        self.rows = np.array(target_rows, dtype=np.int64)
+        self.owner = np.concatenate(owner) if owner else np.zeros(0, dtype=np.int64)
+        self.compare = np.concatenate(compare) if compare else np.zeros(0, dtype=np.int64)
+
+    def hits(self, weights: np.ndarray, ks: Sequence[int] = KS) -> dict[int, int]:
+        if not len(self.rows):
+            return dict.fromkeys(ks, 0)
+        # rounded, so that films with equal signals tie however the product was summed
+        scores = np.round(self.m @ weights.astype(np.float64), 9)
+        ahead = scores[self.compare] >= scores[self.rows][self.owner]
+        place = np.bincount(self.owner, weights=ahead, minlength=len(self.rows)) - 1
+        return {k: int((place < k).sum()) for k in ks}
+
+    def recall(self, weights: np.ndarray) -> dict[int, float]:
+        return {k: v / max(self.total, 1) for k, v in self.hits(weights).items()}
+
+
+def hits(
+    pools: Pools, weights: np.ndarray, picks: Sequence[int] | None = None, new: bool = True
+) -> tuple[dict[int, int], int]:
+    """(hits at 1/10/50, targets) of ranking the pools `picks` (default all) by `weights`;
+    `new=False` counts the targets mentioned earlier in the dialogue too."""
+    stacked = _Stacked(pools, range(len(pools)) if picks is None else picks, new)
+    return stacked.hits(weights), stacked.total
+
+
+def recall(
+    pools: Pools, weights: np.ndarray, picks: Sequence[int] | None = None
+) -> dict[int, float]:
     """Recall@1/10/50 of ranking each pool by `weights` (over the turns `picks`, default all);
     ties count against the target."""
-    hits = dict.fromkeys((1, 10, 50), 0)
-    total = 0
-    for n in range(len(pools)) if picks is None else picks:
-        scores = pools.matrices[n] @ weights
-        for row in pools.targets[n]:
-            total += 1
-            if row < 0:
-                continue
-            place = int((scores > scores[row]).sum() + (scores == scores[row]).sum() - 1)
-            for k in hits:
-                hits[k] += place < k
-    return {k: v / max(total, 1) for k, v in hits.items()}
+    return _Stacked(pools, range(len(pools)) if picks is None else picks).recall(weights)
 
 
 @dataclass
@@ -122,6 +255,49 @@ class FitResult:
     before: dict[int, float]
     after: dict[int, float]
     held_out: tuple[dict[int, float], dict[int, float]] | None = None  # (before, after)
+    held_out_dialogues: int = 0
+
+
+def _vector(pools: Pools, start: Mapping[str, float]) -> np.ndarray:
+    return np.array([start.get(k, 0.0) for k in pools.signals], dtype=np.float64)
+
+
+def _search(
+    fit: _Stacked,
+    start: np.ndarray,
+    rounds: int,
+    on_round: Callable[[int, dict[int, float]], None],
+) -> np.ndarray:
+    """Coordinate search from `start` on Recall@10 + Recall@50 over the turns of `fit`."""
+
+    def objective(r: dict[int, float]) -> float:
+        return r[10] + r[50]
+
+    w = start.copy()
+    best = fit.recall(w)
+    for n in range(rounds):
+        moved = False
+        for j in range(len(w)):
+            for step in STEPS:
+                trial = w.copy()
+                trial[j] = round(float(trial[j]) + step, 3)
+                r = fit.recall(trial)
+                if objective(r) > objective(best) + 1e-9:
+                    best, w, moved = r, trial, True
+        on_round(n + 1, best)
+        if not moved:
+            break
+    return w
+
+
+def holdout_split(pools: Pools) -> tuple[list[int], list[int]]:
+    """(turns to fit on, turns held out): whole dialogues on each side, by a hash of the
+    dialogue id (so the split does not depend on the order turns were recorded in)."""
+    fit_on: list[int] = []
+    held: list[int] = []
+    for n, dialogue in enumerate(pools.dialogues()):
+        (held if zlib.crc32(dialogue.encode()) % 2 else fit_on).append(n)
+    return fit_on, held
 
 
 def fit_weights(
@@ -131,37 +307,64 @@ def fit_weights(
     holdout: bool = False,
     on_round: Callable[[int, dict[int, float]], None] = lambda *_: None,
 ) -> FitResult:
-    """Coordinate search from `start` on Recall@10 + Recall@50. With `holdout`, fits on the even
-    turns and also reports the odd ones, before and after."""
-    start_w = np.array([start.get(k, 0.0) for k in pools.signals], dtype=np.float32)
-    w = start_w.copy()
-    every = np.arange(len(pools))
-    fit_on = every[::2] if holdout else every
-
-    def objective(r: dict[int, float]) -> float:
-        return r[10] + r[50]
-
-    before = recall(pools, w)
-    best = recall(pools, w, fit_on)
-    for n in range(rounds):
-        moved = False
-        for j in range(len(w)):
-            for step in STEPS:
-                trial = w.copy()
-                trial[j] = round(float(trial[j]) + step, 3)
-                r = recall(pools, trial, fit_on)
-                if objective(r) > objective(best) + 1e-9:
-                    best, w, moved = r, trial, True
-        on_round(n + 1, best)
-        if not moved:
-            break
-    held = None
+    """Coordinate search from `start` on Recall@10 + Recall@50. With `holdout`, fits on about
+    half of the dialogues and also reports the other half (whole dialogues: the turns of one
+    dialogue share its films, so a turn-level split would leak), before and after."""
+    start_w = _vector(pools, start)
+    every = list(range(len(pools)))
+    fit_on, held = holdout_split(pools) if holdout else (every, [])
+    w = _search(_Stacked(pools, fit_on), start_w, rounds, on_round)
+    everything = _Stacked(pools, every)
+    held_out = None
     if holdout:
-        odd = every[1::2]
-        held = (recall(pools, start_w, odd), recall(pools, w, odd))
+        unseen = _Stacked(pools, held)
+        held_out = (unseen.recall(start_w), unseen.recall(w))
     return FitResult(
         {k: round(float(v), 3) for k, v in zip(pools.signals, w, strict=True)},
-        before,
-        recall(pools, w),
-        held,
+        everything.recall(start_w),
+        everything.recall(w),
+        held_out,
+        len({pools.dialogues()[n] for n in held}),
     )
+
+
+@dataclass
+class FoldFit:
+    """One fold's out-of-fold result: weights fitted on the other folds' turns, and the hits of
+    ranking this fold's turns by them (new targets, and all targets)."""
+
+    fold: int
+    fitted_on: int  # turns
+    weights: dict[str, float]
+    new: tuple[dict[int, int], int]
+    all: tuple[dict[int, int], int]
+
+
+def out_of_fold(
+    pools: Pools,
+    fold_of: Sequence[int],
+    start: Mapping[str, float],
+    rounds: int = 3,
+    on_fold: Callable[[int], None] = lambda _: None,
+) -> list[FoldFit]:
+    """For each fold f (fold_of[n]: the fold of turn n): weights fitted by the same coordinate
+    search on the turns of every other fold only, then fold f's turns ranked by them."""
+    if len(fold_of) != len(pools):
+        raise ValueError(f"{len(fold_of)} fold labels for {len(pools)} turns")
+    start_w = _vector(pools, start)
+    out = []
+    for f in sorted(set(fold_of)):
+        train = [n for n, g in enumerate(fold_of) if g != f]
+        scored = [n for n, g in enumerate(fold_of) if g == f]
+        w = _search(_Stacked(pools, train), start_w, rounds, lambda *_: None)
+        out.append(
+            FoldFit(
+                f,
+                len(train),
+                {k: round(float(v), 3) for k, v in zip(pools.signals, w, strict=True)},
+                hits(pools, w, scored),
+                hits(pools, w, scored, new=False),
+            )
+        )
+        on_fold(f)
+    return out

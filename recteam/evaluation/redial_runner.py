@@ -1,5 +1,13 @@
 """Runs the ReDial evaluation: the catalog, the folds, the team on every point, the baselines,
-and the report (JSON and a Markdown table)."""
+and the report (JSON and a Markdown table).
+
+Nothing a scored dialogue says reaches its own ranking: popularity, co-mentions and the entity
+linker's popularity come from the other folds, and so do the ranking weights. Every turn's
+ranked pool is kept with its signals; after the team has run, each fold's pools are re-ranked by
+weights fitted (ranking_fit's coordinate search) on the other folds' pools only. That re-ranked
+searcher order is the team's reported ranking; `in_sample_weights` reports instead the team's
+own ranking with the shipped weights of data/ranking.toml, which were fitted on ReDial dev.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from recteam.agents.messages import ItemRef
-from recteam.agents.relevance import POOL_RECORDER, Scored
+from recteam.agents.relevance import POOL_RECORDER, Scored, weights
 from recteam.agents.settings import TeamSettings
 from recteam.agents.trace import StepOutput, TraceEvent, TurnFinished
-from recteam.evaluation.ranking_fit import PoolWriter
+from recteam.evaluation.ranking_fit import PoolCollector, PoolWriter, hits, out_of_fold
 from recteam.evaluation.redial_data import (
     catalog_items,
     load_dialogues,
@@ -62,6 +72,8 @@ class EvalConfig:
     concurrency: int = 3  # turns in flight at once
     signals_out: Path | None = None  # record every turn's ranked pool (for eval fit-ranking)
     describe_from_dialogues: bool = False  # films without a summary: what training dialogues said
+    in_sample_weights: bool = False  # report the shipped weights (fitted on ReDial dev) instead
+    fit_rounds: int = 3  # coordinate-search rounds of the out-of-fold fit
 
 
 def ranking_of(events: list[TraceEvent]) -> list[str]:
@@ -79,7 +91,7 @@ def ranking_of(events: list[TraceEvent]) -> list[str]:
 
 
 async def _team_ranking(
-    rec: Recommender, refs: dict[str, ItemRef], point: EvalPoint, pools: PoolWriter | None = None
+    rec: Recommender, refs: dict[str, ItemRef], point: EvalPoint, pools: PoolCollector | None = None
 ) -> tuple[list[str], str, str | None]:
     user = point.key
     message = await asyncio.to_thread(seed_session, rec.store, rec.linker, refs, point, user)
@@ -87,8 +99,13 @@ async def _team_ranking(
     if pools is not None:  # the turn's tasks inherit this context: it sees only its own pools
         POOL_RECORDER.set(last_pool.append)
     events = [e async for e in rec.run_turn(user, message, user, act="RECOMMEND")]
-    if pools is not None and last_pool:  # after a revision, the pool the bus came from
-        pools.write(point.key, point.targets, sorted(point.mentioned), last_pool[-1])
+    if pools is not None:  # after a revision, the pool the bus came from; none: all misses
+        pools.write(
+            point.key,
+            point.targets,
+            sorted(point.mentioned),
+            last_pool[-1] if last_pool else [],
+        )
     await asyncio.to_thread(rec.store.memories.delete_user, user)
     done = events[-1]
     assert isinstance(done, TurnFinished)
@@ -101,7 +118,7 @@ async def _rank_all(
     points: list[EvalPoint],
     concurrency: int,
     advance: Callback,
-    pools: PoolWriter | None = None,
+    pools: PoolCollector | None = None,
 ) -> list[tuple[list[str], str, str | None]]:
     """Every point's team ranking; a few turns at once, each its own user and session (the
     store work and the embedder release the GIL, so two cores both work)."""
@@ -114,6 +131,53 @@ async def _rank_all(
         return result
 
     return await asyncio.gather(*(one(p) for p in points))
+
+
+def _counter(new: tuple[dict[int, int], int], every: tuple[dict[int, int], int]) -> RecallCounter:
+    """A RecallCounter holding hits counted elsewhere (the re-ranked pools)."""
+    c = RecallCounter()
+    c.new_hits, c.new_targets = dict(new[0]), new[1]
+    c.hits, c.targets = dict(every[0]), every[1]
+    return c
+
+
+def _out_of_fold(
+    collector: PoolCollector,
+    fold_of_key: dict[str, int],
+    names: list[str],
+    rounds: int,
+    on_stage: Callable[[str], None],
+) -> tuple[RecallCounter, RecallCounter, dict[str, Any]]:
+    """(the searcher's order re-ranked by out-of-fold weights, the same order by the shipped
+    weights, a report of the per-fold fits)."""
+    t0 = time.perf_counter()
+    pools = collector.pools()
+    fold_of = [fold_of_key[k] for k in pools.keys]
+    shipped = weights()
+    on_stage(f"fitting the ranking weights of each fold on the other folds' {len(pools):,} pools")
+    fits = out_of_fold(pools, fold_of, shipped, rounds)
+    oof = RecallCounter()
+    for fit in fits:
+        oof.merge(_counter(fit.new, fit.all))
+    w = np.array([shipped.get(k, 0.0) for k in pools.signals])
+    in_sample = _counter(hits(pools, w), hits(pools, w, new=False))
+    report = {
+        "method": "per fold, the coordinate search of `eval fit-ranking` on the other folds' "
+        "recorded pools only; the fold's pools re-ranked by those weights",
+        "rounds": rounds,
+        "folds": [
+            {
+                "fold": names[f.fold],
+                "fitted_on_turns": f.fitted_on,
+                "scored_turns": sum(1 for g in fold_of if g == f.fold),
+                "new": {f"R@{k}": f.new[0][k] / max(f.new[1], 1) for k in KS},
+                "weights": f.weights,
+            }
+            for f in fits
+        ],
+        "fit_s": round(time.perf_counter() - t0, 1),
+    }
+    return oof, in_sample, report
 
 
 def run_redial(
@@ -138,6 +202,21 @@ def run_redial(
     chosen = {id(d) for d in scored}
     for fold in splits:
         fold.scored = [d for d in fold.scored if id(d) in chosen]
+    # The folds the ranking weights are fitted across: the statistics folds; with a --train
+    # file (one statistics fold), folds of the scored dialogues cut the same way.
+    weight_folds = (
+        [f.scored for f in splits]
+        if len(splits) > 1
+        else [f.scored for f in folds(scored, config.folds)]
+    )
+    weight_fold_names = (
+        [f.name for f in splits]
+        if len(splits) > 1
+        else [f"weights fold {n + 1}/{len(weight_folds)}" for n in range(len(weight_folds))]
+    )
+    fold_of_key = {
+        p.key: n for n, group in enumerate(weight_folds) for d in group for p in eval_points(d)
+    }
     team_settings = config.team.model_copy(update={"candidates": max(config.candidates, max(KS))})
     systems = {
         TEAM: RecallCounter(),
@@ -149,11 +228,11 @@ def run_redial(
     points_total = sum(1 for f in splits for d in f.scored for _ in eval_points(d))
     timings = {"catalog_s": 0.0, "turns_s": 0.0}
     described: dict[str, int] = {}
+    writer = PoolWriter(config.signals_out) if config.signals_out else None
+    pools = PoolCollector(weights(), writer)
     with tempfile.TemporaryDirectory(prefix="recteam-redial-") as tmp:
         cache = config.cache_dir or Path(tmp) / "cache"
         store = open_eval_store(Path(tmp) / "store", cache, embedder, config.search)
-        rec: Recommender | None = None
-        pools = PoolWriter(config.signals_out) if config.signals_out else None
         try:
             for n, fold in enumerate(splits):
                 stats = fold.statistics()
@@ -179,9 +258,9 @@ def run_redial(
                 if n == 0:
                     on_start(len(items))
                 load_catalog(store, fold_items, progress=advance if n == 0 else None)
-                if rec is None:  # the entity linker reads titles and cast, the same every fold
-                    rec = Recommender(store, config.llm, team_settings)
-                rec.comentions = stats
+                # A Recommender per fold: its entity linker breaks ties between films of one
+                # title by popularity, which must be this fold's (counted on the other folds).
+                rec = Recommender(store, config.llm, team_settings, comentions=stats)
                 timings["catalog_s"] += time.perf_counter() - t0
                 points = [p for d in fold.scored for p in eval_points(d)]
                 on_stage(f"turns of {fold.name}")
@@ -202,13 +281,33 @@ def run_redial(
                 timings["turns_s"] += time.perf_counter() - t0
         finally:
             store.close()
-            if pools is not None:
-                pools.close()
+            pools.close()
+    weights_report: dict[str, Any]
+    if config.in_sample_weights:
+        weights_report = {"weights": "in-sample"}
+    else:
+        team_shipped = systems[TEAM]
+        oof, order_shipped, fits = _out_of_fold(
+            pools, fold_of_key, weight_fold_names, config.fit_rounds, on_stage
+        )
+        systems[TEAM] = oof
+        timings["fit_s"] = fits.pop("fit_s")
+        weights_report = {
+            "weights": "out-of-fold",
+            "out_of_fold": fits,
+            "in_sample": {
+                "note": "shipped weights (data/ranking.toml), fitted on ReDial dev: these "
+                "dialogues. Not comparable to published test-set figures.",
+                "team ranking": team_shipped.summary(),
+                "searcher order": order_shipped.summary(),
+            },
+        }
     seconds = time.perf_counter() - started
     return {
         "dialogues": len(scored),
         "points": points_total,
         "statistics_from": "train file" if train is not None else f"{len(splits)} folds",
+        **weights_report,
         "catalog": {
             "movies": len(items),
             "matched_to_facts": matched,
@@ -226,23 +325,57 @@ def run_redial(
     }
 
 
+def _row(name: str, s: dict[str, Any]) -> str:
+    head = [f"R@{k}" for k in KS]
+    cells = [f"{s['all'][h]:.3f}" for h in head] + [f"{s['new'][h]:.3f}" for h in head]
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
 def markdown_table(result: dict[str, Any]) -> str:
     head = [f"R@{k}" for k in KS]
+    out_of_fold = result.get("weights") == "out-of-fold"
     lines = [
         f"ReDial turn-level recall: {result['dialogues']} dialogues, {result['points']} "
-        f"recommender turns, statistics from {result['statistics_from']}, model "
-        f"{result['model']}, {result['seconds']} s.",
+        f"recommender turns, statistics from {result['statistics_from']}, ranking weights "
+        + (
+            "out-of-fold (fitted for each fold on the other folds' turns only)"
+            if out_of_fold
+            else "in-sample (the shipped ranking.toml, fitted on ReDial dev)"
+        )
+        + f", model {result['model']}, {result['seconds']} s.",
         "",
         "| system | " + " | ".join(head) + " | " + " | ".join(f"{h} (new)" for h in head) + " |",
         "|---" * (1 + 2 * len(KS)) + "|",
     ]
     for name, s in result["systems"].items():
-        cells = [f"{s['all'][h]:.3f}" for h in head] + [f"{s['new'][h]:.3f}" for h in head]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        label = name
+        if name == TEAM:
+            label = (
+                f"{TEAM} (out-of-fold weights)" if out_of_fold else f"{TEAM} (in-sample weights)"
+            )
+        lines.append(_row(label, s))
     lines += [
         "",
         "(new): movies already mentioned earlier in the dialogue excluded, as targets and from the ranking.",
     ]
+    if out_of_fold:
+        lines[-1] += (
+            f" {TEAM} (out-of-fold weights): the searcher's ranked pool of each turn re-ranked by"
+            " weights fitted on the other folds' pools."
+        )
+        inside = result["in_sample"]
+        lines += [
+            "",
+            "In-sample, for comparison only (the shipped weights were fitted on ReDial dev):",
+            "",
+            lines[2],
+            lines[3],
+            _row(f"{TEAM} (in-sample weights)", inside["team ranking"]),
+            _row("searcher order (in-sample weights)", inside["searcher order"]),
+        ]
+        empty = [f["fold"] for f in result["out_of_fold"]["folds"] if not f["fitted_on_turns"]]
+        if empty:
+            lines += ["", f"No other fold had turns for {', '.join(empty)}: shipped weights."]
     return "\n".join(lines) + "\n"
 
 

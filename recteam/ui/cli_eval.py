@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recteam.ui.cli import app, console, get_settings
+from recteam.ui.cli import app, console, ensure_catalog, err_console, get_settings, get_store
 from recteam.ui.progress import progress_bar
 
 __all__: list[str] = []
@@ -93,9 +93,31 @@ def redial(
             "changed recall by less than the noise.",
         ),
     ] = False,
+    in_sample_weights: Annotated[
+        bool,
+        typer.Option(
+            "--in-sample-weights",
+            help="Report the team's ranking with the shipped weights (data/ranking.toml, fitted "
+            "on ReDial dev: in-sample on it) instead of weights fitted for each fold on the "
+            "other folds' turns only.",
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print the summary as one JSON object on stdout (progress on stderr)."
+        ),
+    ] = False,
 ) -> None:
     """ReDial turn-level Recall@1/10/50 of the team, with popularity and 'repeat a mentioned
-    movie' baselines, each with and without movies already mentioned in the dialogue."""
+    movie' baselines, each with and without movies already mentioned in the dialogue.
+
+    Out-of-fold: popularity, co-mentions and the ranking weights of each fold come from the
+    other folds only (the weights by refitting on the other folds' recorded pools)."""
+    import contextlib
+    import json
+    import sys
+
     from recteam.evaluation.redial_runner import (
         EvalConfig,
         markdown_table,
@@ -120,24 +142,99 @@ def redial(
         cache_dir=cache_dir,
         signals_out=signals_out,
         describe_from_dialogues=describe,
+        in_sample_weights=in_sample_weights,
     )
-    with progress_bar(console, "ReDial") as (start, advance):
+    stdout = sys.stdout
+    show = err_console if as_json else console  # with --json, stdout holds the JSON alone
+    quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+    with quiet, progress_bar(show, "ReDial") as (start, advance):
         result = run_redial(
             config,
             build_embedder(settings.embedding),
-            on_stage=lambda stage: console.print(stage, highlight=False),
+            on_stage=lambda stage: show.print(stage, highlight=False),
             on_start=start,
             advance=advance,
         )
     js, md = write_report(result, out)
-    console.print(markdown_table(result), markup=False, highlight=False)
-    console.print(f"Wrote {js} and {md}.", highlight=False)
+    if as_json:
+        stdout.write(json.dumps(result) + "\n")
+    else:
+        console.print(markdown_table(result), markup=False, highlight=False)
+    show.print(f"Wrote {js} and {md}.", highlight=False)
     if signals_out:
-        console.print(
+        show.print(
             f"Recorded the ranked pools in {signals_out}: `recteam eval fit-ranking "
             f"{signals_out}` fits the ranking weights to them.",
             highlight=False,
         )
+
+
+@eval_app.command("redial-profile")
+def redial_profile(
+    dialogues: Annotated[
+        Path,
+        typer.Option(
+            "--dialogues",
+            help="ReDial dialogues with their seeker questionnaires (initiatorQuestions).",
+        ),
+    ] = SHARED / "redial/dev_dialogues.jsonl",
+    movies: Annotated[
+        Path, typer.Option("--movies", help="ReDial's movie list (movies_with_mentions.csv).")
+    ] = SHARED / "redial/movies_with_mentions.csv",
+    limit: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--limit", "-n", min=1, help="Replay only the first N dialogues."),
+    ] = None,
+    model: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--model", "-m", help="LLM for every agent: a litellm model string, or 'offline'."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print the summary as one JSON object on stdout (progress on stderr)."
+        ),
+    ] = False,
+    out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--out", "-o", help="Also write redial-profile.json and redial-profile.md here."
+        ),
+    ] = None,
+) -> None:
+    """How much of what ReDial's seekers said they liked (and disliked) the team's profile holds.
+
+    Each dialogue's seeker messages go through the real team, one turn per block of messages, in
+    one session of a fresh user (titles typed without their year); then the stored profile is
+    compared with the seeker's questionnaire, over the films the seeker named that the catalog
+    has (title and year +-1). The users are deleted again afterwards."""
+    import contextlib
+    import json
+    import sys
+
+    from recteam.evaluation.redial_profile import markdown_table, run_profile, write_report
+    from recteam.orchestration.session import Recommender, build_role_clients
+
+    settings = get_settings()
+    llm = settings.llm.model_copy(update={"model": model}) if model else settings.llm
+    stdout = sys.stdout
+    show = err_console if as_json else console
+    # With --json, anything else that would reach stdout (first-start messages) goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        store = get_store()  # the configured store and its catalog, as `recteam ask` uses them
+        ensure_catalog(store)
+        rec = Recommender(store, llm, settings.team, build_role_clients(llm))
+        with progress_bar(show, "ReDial profile") as (start, advance):
+            result = run_profile(rec, dialogues, movies, limit, on_start=start, advance=advance)
+        if out is not None:
+            js, md = write_report(result, out)
+            show.print(f"Wrote {js} and {md}.", highlight=False)
+    if as_json:
+        stdout.write(json.dumps(result) + "\n")
+    else:
+        console.print(markdown_table(result), markup=False, highlight=False)
 
 
 @eval_app.command("fit-ranking")
@@ -154,7 +251,9 @@ def fit_ranking(
     holdout: Annotated[
         bool,
         typer.Option(
-            "--holdout", help="Fit on even-numbered turns; also report the odd ones (unseen)."
+            "--holdout",
+            help="Fit on about half of the dialogues (whole dialogues, by a hash of their id); "
+            "also report the other half (unseen).",
         ),
     ] = False,
 ) -> None:
@@ -185,7 +284,11 @@ def fit_ranking(
     console.print(f"fitted weights:  {show(result.after)}", highlight=False)
     if result.held_out is not None:
         before, after = result.held_out
-        console.print(f"odd turns, shipped: {show(before)}; fitted: {show(after)}", highlight=False)
+        console.print(
+            f"held-out dialogues ({result.held_out_dialogues:,}), shipped: {show(before)}; "
+            f"fitted: {show(after)}",
+            highlight=False,
+        )
     console.print("[weights]", markup=False, highlight=False)
     for k, v in result.weights.items():
         console.print(f"{k} = {v}", highlight=False)
@@ -286,3 +389,80 @@ def simulate(
     js, md = write_report(result, out)
     console.print(markdown_table(result), markup=False, highlight=False)
     console.print(f"Wrote {js} and {md}.", highlight=False)
+
+
+@eval_app.command()
+def understanding(
+    cases: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--cases",
+            help="A YAML file of labelled messages (default: the shipped understanding_cases.yaml).",
+        ),
+    ] = None,
+    heldout: Annotated[
+        bool, typer.Option("--heldout", help="Score the shipped held-out set instead.")
+    ] = False,
+    tags: Annotated[
+        list[str], typer.Option("--tag", "-t", help="Only the cases with this tag (repeatable).")
+    ] = [],  # noqa: B006
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")
+    ] = False,
+    show_failures: Annotated[
+        bool, typer.Option("--show-failures", help="List every failed case and what went wrong.")
+    ] = False,
+    model: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--model", "-m", help="LLM for every agent (default: offline)."),
+    ] = None,
+) -> None:
+    """How well the team hears each message in its context: act accuracy (with a confusion
+    table), film-stance precision/recall/F1, counts, request and lasting fields, answers and
+    exclusions, per tag. A film label the catalog does not have is an error in the set (exit 2)."""
+    import asyncio
+    import json
+
+    from recteam.errors import RecteamError
+    from recteam.evaluation.understanding import (
+        CaseError,
+        LabelIndex,
+        load_cases,
+        run_cases,
+        shipped_cases,
+        summarize,
+        tables,
+    )
+    from recteam.orchestration.session import Recommender, build_role_clients
+    from recteam.ui.cli import ensure_catalog, err_console, get_store
+
+    path = cases or shipped_cases(heldout)
+    try:
+        loaded = load_cases(path)
+    except (CaseError, OSError) as exc:
+        err_console.print(f"{path}: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    if tags:
+        loaded = [c for c in loaded if set(tags) & set(c.tags)]
+        if not loaded:
+            raise RecteamError(f"no case in {path} has the tag {' or '.join(tags)}")
+    settings = get_settings()
+    llm = settings.llm.model_copy(update={"model": model or "offline"})
+    store = get_store()
+    ensure_catalog(store)
+    index = LabelIndex(store.catalog.iter_items())
+    if problems := index.problems(loaded):
+        for p in problems:
+            err_console.print(p, markup=False, highlight=False)
+        raise typer.Exit(2)
+    rec = Recommender(store, llm, settings.team, build_role_clients(llm))
+    show = err_console if as_json else console
+    with progress_bar(show, "Cases") as (start, advance):
+        start(len(loaded))
+        results = asyncio.run(run_cases(rec, loaded, index, on_case=lambda _: advance(1)))
+    summary = summarize(results)
+    if as_json:
+        print(json.dumps({"cases_file": str(path), **summary}))
+        return
+    for table in tables(summary, show_failures):
+        console.print(table)
