@@ -18,10 +18,19 @@ import numpy as np
 from pydantic import ValidationError
 
 from recteam.errors import IngestError
+from recteam.memory.facts import extract_facts
 from recteam.memory.items import CatalogItem
 from recteam.memory.store import MemoryStore
 
-__all__ = ["IngestReport", "RowProblem", "ingest_path", "read_items", "vectors_sidecar"]
+__all__ = [
+    "IngestReport",
+    "RowProblem",
+    "ingest_path",
+    "read_items",
+    "read_summaries",
+    "summaries_sidecar",
+    "vectors_sidecar",
+]
 
 SUFFIXES = (".csv", ".jsonl", ".ndjson", ".json")
 # Column names other catalogs use for our fields.
@@ -41,6 +50,7 @@ _ALIASES = {
     "extract": "description",
     "item_id": "id",
 }
+_FACTS = ("directors", "based_on", "franchise")
 
 
 @dataclass(frozen=True)
@@ -192,9 +202,12 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def read_items(path: Path, report: IngestReport) -> list[CatalogItem]:
-    """Every valid item under `path`, duplicates (same id) merged into the last one seen."""
+    """Every valid item under `path`, duplicates (same id) merged into the last one seen. A file
+    with a summaries sidecar (see summaries_sidecar) gets each item's description from it; a row
+    with a description but none of the facts fields gets the facts its description states."""
     items: dict[str, CatalogItem] = {}
     report.files = _files(path)
+    summaries = read_summaries(path)
     for file in report.files:
         for line, row in _rows(file):
             report.rows += 1
@@ -202,22 +215,63 @@ def read_items(path: Path, report: IngestReport) -> list[CatalogItem]:
                 report.problems.append(RowProblem(file, line, row))
                 continue
             try:
-                item = CatalogItem.model_validate(_normalise(row))
+                fields = _normalise(row)
+                item = CatalogItem.model_validate(fields)
             except ValidationError as exc:
                 report.problems.append(RowProblem(file, line, _first_error(exc)))
                 continue
+            description = item.description or summaries.get(item.id)
+            if description and not any(k in fields for k in _FACTS):
+                facts = extract_facts(description)
+                found = {"directors": facts.directors, "based_on": facts.based_on}
+                found["franchise"] = facts.franchise
+                # validated like any row, so a rebuild from this item reads the same facts
+                item = CatalogItem.model_validate({**fields, **found, "description": description})
+            elif description != item.description:
+                item.description = description
             if item.id in items:
                 report.duplicates += 1
             items[item.id] = item
     return list(items.values())
 
 
-def vectors_sidecar(path: Path) -> Path:
-    """'catalog.jsonl.gz' -> 'catalog.vectors.npz': precomputed embeddings shipped beside a file."""
-    name = path.name
+def summaries_sidecar(path: Path) -> Path:
+    """'catalog.jsonl.gz' -> 'catalog.summaries.jsonl.gz': descriptions shipped beside a file in
+    their own file (the shipped catalog's are Wikipedia text under CC BY-SA; see NOTICE.md)."""
+    return path.with_name(f"{_stem(path)}.summaries.jsonl.gz")
+
+
+def read_summaries(path: Path) -> dict[str, str]:
+    """{item id: summary} from the summaries sidecar of the file `path`: the one beside it, or
+    the one beside the file its vectors sidecar links to (a sample of the shipped catalog, as
+    the benchmark makes, links the shipped vectors); {} when there is none."""
+    if path.is_dir():
+        return {}
+    candidates = [summaries_sidecar(path)]
+    vectors = vectors_sidecar(path)
+    if vectors.is_symlink():
+        candidates.append(summaries_sidecar(vectors.resolve()))
+    found = next((c for c in candidates if c.exists()), None)
+    if found is None:
+        return {}
+    summaries: dict[str, str] = {}
+    for _, row in _rows(found):
+        if isinstance(row, dict) and row.get("id") and row.get("summary"):
+            summaries[str(row["id"])] = str(row["summary"])
+    return summaries
+
+
+def _stem(path: Path) -> str:
+    """'catalog.jsonl.gz' and 'catalog.vectors.npz' -> 'catalog'."""
+    name = path.name.removesuffix(".vectors.npz")
     for suffix in (".gz", *SUFFIXES):
         name = name.removesuffix(suffix)
-    return path.with_name(f"{name}.vectors.npz")
+    return name
+
+
+def vectors_sidecar(path: Path) -> Path:
+    """'catalog.jsonl.gz' -> 'catalog.vectors.npz': precomputed embeddings shipped beside a file."""
+    return path.with_name(f"{_stem(path)}.vectors.npz")
 
 
 def _seed_cache(store: MemoryStore, path: Path) -> int:

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from recteam.memory.facts import BASED_ON, based_on
+
 __all__ = ["ITEM_NAMESPACE", "CatalogItem", "normalize_key", "point_id", "title_key"]
 
 # Fixed namespace: the same item key maps to the same point id on every machine and every run,
@@ -47,8 +49,14 @@ class CatalogItem(BaseModel):
     slug: str | None = None
     description: str | None = None
     popularity: float = Field(default=0.0, ge=0)
+    # Facts a summary states (recteam.memory.facts reads them at build time).
+    directors: list[str] = Field(default_factory=list)
+    based_on: str | None = Field(
+        default=None, description=f"What the film is based on: one of {', '.join(BASED_ON)}."
+    )
+    franchise: str | None = Field(default=None, max_length=200)
 
-    @field_validator("genres", "cast", mode="before")
+    @field_validator("genres", "cast", "directors", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if value is None:
@@ -57,7 +65,7 @@ class CatalogItem(BaseModel):
             return [v.strip() for v in re.split(r"[|;]", value) if v.strip()]
         return value
 
-    @field_validator("genres", "cast")
+    @field_validator("genres", "cast", "directors")
     @classmethod
     def _dedupe(cls, value: list[str]) -> list[str]:
         seen: dict[str, str] = {}
@@ -66,6 +74,27 @@ class CatalogItem(BaseModel):
             if v and normalize_key(v) not in seen:
                 seen[normalize_key(v)] = v
         return list(seen.values())
+
+    @field_validator("based_on", mode="before")
+    @classmethod
+    def _source(cls, value: Any) -> Any:
+        """'Novel', 'the 1985 novel', 'a true story' -> the vocabulary's word; unknown is an error."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            raise ValueError("expected a string")
+        known = {v.casefold(): v for v in BASED_ON}
+        found = known.get(value.strip().casefold()) or based_on(f"based on {value.strip()}")
+        if found is None:
+            raise ValueError(f"unknown source {value!r}; expected one of {', '.join(BASED_ON)}")
+        return found
+
+    @field_validator("franchise", mode="before")
+    @classmethod
+    def _series(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return " ".join(value.split()) or None
+        return value
 
     def model_post_init(self, __context: Any) -> None:
         if not self.id:
@@ -86,14 +115,35 @@ class CatalogItem(BaseModel):
             parts.append(", ".join(self.genres) + ".")
         if self.cast:
             parts.append("Starring " + ", ".join(self.cast[:4]) + ".")
+        parts.extend(self.fact_sentences())
         if self.description:
             parts.append(self.description[:600])
         return " ".join(parts)
 
+    def fact_sentences(self) -> list[str]:
+        """The summary's facts as sentences: 'Directed by Michael Mann.', 'Based on a novel.',
+        'Part of the Vacation series.'"""
+        out = []
+        if self.directors:
+            out.append("Directed by " + " and ".join(self.directors[:3]) + ".")
+        if self.based_on:
+            out.append(f"Based on a {self.based_on}.")
+        if self.franchise:
+            out.append(f"Part of the {self.franchise} series.")
+        return out
+
     def sparse_text(self) -> str:
         """What BM25 indexes: every fact and the whole description."""
         return " ".join(
-            [self.title, " ".join(self.genres), " ".join(self.cast), self.description or ""]
+            [
+                self.title,
+                " ".join(self.genres),
+                " ".join(self.cast),
+                " ".join(self.directors),
+                self.based_on or "",
+                self.franchise or "",
+                self.description or "",
+            ]
         )
 
     def payload(self) -> dict[str, Any]:
@@ -105,7 +155,13 @@ class CatalogItem(BaseModel):
             "genres": self.genres,
             "genre_keys": [normalize_key(g) for g in self.genres],
             "cast": self.cast,
-            "people_keys": [normalize_key(p) for p in self.cast],
+            # people filters match a film's cast and its directors ('films by Michael Mann')
+            "people_keys": list(
+                dict.fromkeys(normalize_key(p) for p in self.cast + self.directors)
+            ),
+            "directors": self.directors,
+            "based_on": self.based_on,
+            "franchise": self.franchise,
             "slug": self.slug,
             "description": self.description,
             "popularity": self.popularity,
@@ -126,4 +182,7 @@ class CatalogItem(BaseModel):
             slug=payload.get("slug"),
             description=payload.get("description"),
             popularity=float(payload.get("popularity") or 0.0),
+            directors=list(payload.get("directors") or []),  # absent from older payloads
+            based_on=payload.get("based_on"),
+            franchise=payload.get("franchise"),
         )
