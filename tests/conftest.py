@@ -55,3 +55,17 @@ def store(backend_kind: str, tmp_path: Path, embedder) -> Iterator[MemoryStore]:
 def films_store(store: MemoryStore) -> MemoryStore:
     ingest_path(store, FILMS)
     return store
+
+
+@pytest.fixture(scope="session")
+def shipped_store(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[MemoryStore]:
+    """One embedded store over the shipped catalog (36k films, its precomputed vectors) for the
+    whole run: ingesting it takes ~10-20 s, so tests share it. Tests must not change its catalog;
+    what they write for a user they should forget."""
+    from importlib import resources
+
+    path = tmp_path_factory.mktemp("shipped") / "store"
+    s = open_store(MemorySettings(backend="embedded", path=path), embedder)
+    ingest_path(s, Path(str(resources.files("recteam.data").joinpath("catalog.jsonl.gz"))))
+    yield s
+    s.close()

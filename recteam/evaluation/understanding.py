@@ -469,13 +469,20 @@ async def run_cases(
     cases: Sequence[Case],
     index: LabelIndex,
     on_case: Callable[[CaseResult], None] | None = None,
+    concurrency: int = 1,
 ) -> list[CaseResult]:
-    out = []
-    for case in cases:
-        out.append(await run_case(rec, case, index))
+    """Every case, `concurrency` at a time (each in its own user and session, so they share
+    nothing); results in the cases' order."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(case: Case) -> CaseResult:
+        async with gate:
+            result = await run_case(rec, case, index)
         if on_case:
-            on_case(out[-1])
-    return out
+            on_case(result)
+        return result
+
+    return list(await asyncio.gather(*(one(c) for c in cases)))
 
 
 # the report --------------------------------------------------------------------------------------

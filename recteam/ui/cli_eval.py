@@ -421,7 +421,9 @@ def understanding(
     table), film-stance precision/recall/F1, counts, request and lasting fields, answers and
     exclusions, per tag. A film label the catalog does not have is an error in the set (exit 2)."""
     import asyncio
+    import contextlib
     import json
+    import sys
 
     from recteam.errors import RecteamError
     from recteam.evaluation.understanding import (
@@ -448,18 +450,21 @@ def understanding(
             raise RecteamError(f"no case in {path} has the tag {' or '.join(tags)}")
     settings = get_settings()
     llm = settings.llm.model_copy(update={"model": model or "offline"})
-    store = get_store()
-    ensure_catalog(store)
-    index = LabelIndex(store.catalog.iter_items())
-    if problems := index.problems(loaded):
-        for p in problems:
-            err_console.print(p, markup=False, highlight=False)
-        raise typer.Exit(2)
-    rec = Recommender(store, llm, settings.team, build_role_clients(llm))
     show = err_console if as_json else console
-    with progress_bar(show, "Cases") as (start, advance):
-        start(len(loaded))
-        results = asyncio.run(run_cases(rec, loaded, index, on_case=lambda _: advance(1)))
+    # With --json, stdout holds the JSON alone: the first start's ingest report goes to stderr.
+    quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+    with quiet:
+        store = get_store()
+        ensure_catalog(store)
+        index = LabelIndex(store.catalog.iter_items())
+        if problems := index.problems(loaded):
+            for p in problems:
+                err_console.print(p, markup=False, highlight=False)
+            raise typer.Exit(2)
+        rec = Recommender(store, llm, settings.team, build_role_clients(llm))
+        with progress_bar(show, "Cases") as (start, advance):
+            start(len(loaded))
+            results = asyncio.run(run_cases(rec, loaded, index, on_case=lambda _: advance(1)))
     summary = summarize(results)
     if as_json:
         print(json.dumps({"cases_file": str(path), **summary}))
