@@ -45,7 +45,11 @@ async def test_a_recommendation_honours_every_constraint_and_traces_every_role(
     assert any(m.agent == "user_analyst" and m.kind == "preference" for m in writes)
     profile = rec.profile("ana")
     assert [i.title for i in profile.likes] == ["Arrival"]
-    assert profile.constraints.year_min == 2000 and "light" in profile.wants
+    # Years and wishes belong to this request (the dialogue state), not to the lasting profile.
+    assert profile.constraints.year_min is None and "light" not in profile.wants
+    request = rec.dialogue_state("ana", "s1").request
+    assert request.year_min == 2000 and "light" in request.wants
+    assert request.exclude_genres == ["horror"] and [i.title for i in request.like] == ["Arrival"]
 
 
 async def test_too_little_known_means_a_question_and_no_search(rec: Recommender) -> None:
@@ -105,8 +109,9 @@ async def test_two_users_at_once_never_see_each_other(rec: Recommender) -> None:
     assert all("Horror" in i.genres for i in finished(a).items)
     assert all("Horror" not in i.genres for i in finished(b).items)
     assert {e.session_id for e in a} == {"g"} and {e.session_id for e in b} == {"h"}
-    assert rec.profile("gil").constraints.exclude_genres == []
-    assert "horror" in [g.lower() for g in rec.profile("hal").constraints.exclude_genres]
+    assert rec.dialogue_state("gil", "g").request.exclude_genres == []
+    assert "horror" in [g.lower() for g in rec.dialogue_state("hal", "h").request.exclude_genres]
+    assert rec.dialogue_state("gil", "h").films == [] == rec.dialogue_state("hal", "g").films
 
 
 async def test_instructions_in_a_message_are_only_words(rec: Recommender) -> None:

@@ -61,11 +61,13 @@ def answer_question(item: CatalogItem, question: str | None) -> str:
             return f"{item.title} came out in {item.year}."
         return f"The catalog doesn't know when {item.title} came out."
     if question == "length":
-        return (
-            f"The catalog doesn't record running times, so I can't tell you how long {label} is."
-        )
+        return f"The catalog doesn't record running times, so I can't tell you how long {label} is."
     if question == "genre":
-        return f"{label} is {_kind(item)}." if item.genres else f"The catalog has no genre for {label}."
+        return (
+            f"{label} is {_kind(item)}."
+            if item.genres
+            else f"The catalog has no genre for {label}."
+        )
     if question == "scary":
         return _scary(item, summary)
     if question == "kids":
@@ -79,7 +81,9 @@ def answer_question(item: CatalogItem, question: str | None) -> str:
         facts.append(f"starring {_list(item.cast[:3])}")
     if len(facts) == 1 and not item.genres:
         return f"I don't know what {label} is about: the catalog has only its title and year."
-    return f"I don't have a summary of {label}; all the catalog says is that it is {', '.join(facts)}."
+    return (
+        f"I don't have a summary of {label}; all the catalog says is that it is {', '.join(facts)}."
+    )
 
 
 def _scary(item: CatalogItem, summary: str) -> str:

@@ -65,7 +65,6 @@ class TurnContext:
     revise_round: int = 0
     rejected_this_turn: set[str] = field(default_factory=set)  # item ids the reflector struck
     reply: Reply | None = None
-    clarify: list[ItemRef] = field(default_factory=list)  # films a title could mean, asked about
     _facts: dict[str, CatalogItem | None] = field(default_factory=dict, repr=False)
 
     @property
@@ -81,7 +80,9 @@ class TurnContext:
     def turned_down(self) -> set[str]:
         """Last picks the user already disliked or rejected: "it" and "those" skip them."""
         s = self.state_before
-        return {r.id for r in self.last_recommended if s.stance_of(r.id) in ("disliked", "rejected")}
+        return {
+            r.id for r in self.last_recommended if s.stance_of(r.id) in ("disliked", "rejected")
+        }
 
     def understand(self) -> Any:
         """The offline reading of this message, computed once per turn: the manager and the
@@ -89,8 +90,14 @@ class TurnContext:
         if self.understanding is None:
             from recteam.agents.offline.understanding import understand
 
+            s = self.state_before
             self.understanding = understand(
-                self.message, self.linker, self.last_recommended, self.turned_down
+                self.message,
+                self.linker,
+                self.last_recommended,
+                self.turned_down,
+                known=[*(f.item for f in s.films), *s.shown],
+                clarify=s.clarify,
             )
         return self.understanding
 

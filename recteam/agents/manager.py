@@ -71,6 +71,7 @@ def _new_info(u: Understanding, people_asked: bool) -> bool:
         or u.count
         or u.surprise
         or u.new_direction
+        or u.clarified
     )
 
 
@@ -80,6 +81,13 @@ def _decide(ctx: TurnContext, u: Understanding, after: PreferenceProfile) -> Pla
     people_asked = asked and bool(u.mentioned_people)
     new_info = _new_info(u, people_asked)
     wants_picks = asked or new_info
+    if u.ambiguous:
+        options = ", ".join(r.label for r in u.ambiguous)
+        return Plan(
+            act="ASK",
+            ask_about="which_film",
+            rationale=f"the title could mean {options}; nothing in the dialogue decides",
+        )
     if u.asked_about is not None and not (
         u.liked_items or u.genres or u.liked_genres or u.wants or asked
     ):

@@ -16,7 +16,7 @@ from recteam.agents.answers import answer_question
 from recteam.agents.base import RoleSpec
 from recteam.agents.context import TurnContext
 from recteam.agents.llm import RoleModelError, structured_call
-from recteam.agents.messages import RecommendedItem, Reply
+from recteam.agents.messages import Candidate, RecommendedItem, Reply
 from recteam.agents.tracer import StepTrace
 
 __all__ = ["RESPONDER"]
@@ -44,15 +44,24 @@ def _reason(ctx: TurnContext, item_id: str, used: set[str]) -> str:
     if fresh or pros:
         reason = (fresh or pros)[0]
         used.add(_shape(reason))
-    elif c and c.directors:
-        reason = f"a {', '.join(g.lower() for g in c.genres[:2]) or 'film'} by {c.directors[0]}"
     elif c:
-        reason = (
-            f"a {', '.join(g.lower() for g in c.genres[:2]) or 'film'} close to what you described"
-        )
+        reason = _facts_line(c)
     else:
         reason = "close to what you described"
     return reason[0].upper() + reason[1:] + "."
+
+
+def _facts_line(c: Candidate) -> str:
+    """A reason from facts alone when nothing the user said bears on the pick."""
+    genres = " ".join(g.lower() for g in c.genres[:2])
+    kind = (
+        f"{'an' if genres[:1] in 'aeiou' and genres else 'a'} {genres} film" if genres else "a film"
+    )
+    if c.directors:
+        return f"{kind} directed by {c.directors[0]}"
+    if c.cast:
+        return f"{kind} with {' and '.join(c.cast[:2])}"
+    return kind
 
 
 def _items(ctx: TurnContext) -> list[RecommendedItem]:
@@ -140,6 +149,21 @@ def _genres(genres: list[str]) -> str:
     return f", {', '.join(genres[:3]).lower()}" if genres else ""
 
 
+async def _which_film(ctx: TurnContext) -> str:
+    """'Which Heat do you mean: Heat (1995), with Al Pacino, or Heat (1986), with Burt Reynolds?'"""
+    options = ctx.understand().ambiguous
+    found = {
+        it.id: it for it in await asyncio.to_thread(ctx.store.catalog.get, [o.id for o in options])
+    }
+    parts = []
+    for o in options:
+        it = found.get(o.id)
+        who = f", with {it.cast[0]}" if it and it.cast else ""
+        parts.append(f"{o.label}{who}")
+    listed = ", ".join(parts[:-1]) + f" or {parts[-1]}" if len(parts) > 1 else parts[0]
+    return f"Which {options[0].title} do you mean: {listed}?"
+
+
 async def _answer(ctx: TurnContext, step: StepTrace) -> str:
     plan = ctx.plan
     if plan is None or plan.about_item is None:
@@ -162,9 +186,7 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Reply:
             ctx.reply = Reply(act="ASK", text=text)
             return ctx.reply
         lines = [_opening(ctx, len(items))]
-        lines += [
-            f"- **{i.title}** ({i.year}){_genres(i.genres)}: {i.reason}" for i in items
-        ]
+        lines += [f"- **{i.title}** ({i.year}){_genres(i.genres)}: {i.reason}" for i in items]
         lines.append(_CLOSINGS[ctx.turn % len(_CLOSINGS)])
         ctx.reply = Reply(act="RECOMMEND", text="\n".join(lines), items=items)
     elif act == "ANSWER":
@@ -178,9 +200,14 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Reply:
             )
         )
         ctx.reply = Reply(act="CHAT", text=text)
+    elif plan and plan.ask_about == "which_film":
+        ctx.reply = Reply(act="ASK", text=await _which_film(ctx))
     else:
         focus = plan.ask_about if plan and plan.ask_about in _QUESTIONS else "genre"
         ctx.reply = Reply(act="ASK", text=_QUESTIONS[focus])
+    if act != "CHAT" and ctx.understand().unknown_titles:
+        missing = ", ".join(f"“{t}”" for t in ctx.understand().unknown_titles[:3])
+        ctx.reply.text = f"I don't know {missing}; it isn't in my catalog. " + ctx.reply.text
     return ctx.reply
 
 

@@ -117,7 +117,9 @@ def analyse(c: Candidate, profile: PreferenceProfile, liked: LikedFacts) -> Item
         pros.append((6, f"it is {' and '.join(g.lower() for g in hit)}, {why}"))
     shared = [g for g in c.genres if normalize_key(g) in liked.genres]
     if shared and not hit:
-        pros.append((7, f"it shares {', '.join(g.lower() for g in shared[:2])} with films you liked"))
+        pros.append(
+            (7, f"it shares {', '.join(g.lower() for g in shared[:2])} with films you liked")
+        )
     disliked_people = {normalize_key(p) for p in profile.disliked_people}
     bad_cast = [p for p in c.cast if normalize_key(p) in disliked_people]
     if bad_cast:

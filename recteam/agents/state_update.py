@@ -59,6 +59,19 @@ def advance(
     for refs, stance in stances:
         for ref in refs:
             _set(state, ref, stance, "button" if by_button else "message")
+    swapped: tuple[ItemRef, ItemRef] | None = None
+    if u.clarified is not None and state.clarify:
+        # "The 1995 one": the answer to "which Heat do you mean?" moves what was said of the
+        # film first assumed to the film meant.
+        assumed = state.clarify[0]
+        if assumed.id != u.clarified.id:
+            swapped = (assumed, u.clarified)
+            film = state.film(assumed.id)
+            if film is not None:
+                state.films.remove(film)
+                if state.film(u.clarified.id) is None:
+                    _set(state, u.clarified, film.stance, film.source)
+    state.clarify = list(u.ambiguous)
 
     lasting = Understanding(
         liked_items=liked,
@@ -77,7 +90,21 @@ def advance(
     )
     profile = lasting_profile(lasting.to_profile_update(profile))
     state.request = _request(state.request, u, liked, facts)
+    if swapped is not None:
+        profile, state.request = _swap(profile, state.request, *swapped)
     return state, profile
+
+
+def _swap(
+    p: PreferenceProfile, r: Request, old: ItemRef, new: ItemRef
+) -> tuple[PreferenceProfile, Request]:
+    p = p.model_copy(deep=True)
+    r = r.model_copy(deep=True)
+    for refs in (p.likes, p.dislikes, p.constraints.exclude_items, r.like):
+        for n, ref in enumerate(refs):
+            if ref.id == old.id:
+                refs[n] = new
+    return p, r
 
 
 def lasting_profile(p: PreferenceProfile) -> PreferenceProfile:

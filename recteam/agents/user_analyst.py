@@ -9,6 +9,7 @@ Tools:  the entity linker and catalog title lookup (mentions -> catalog items).
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 
 from autogen_core.models import ChatCompletionClient
@@ -19,9 +20,11 @@ from recteam.agents.context import TurnContext
 from recteam.agents.intent import asks_for_suggestions
 from recteam.agents.llm import structured_call
 from recteam.agents.messages import ItemRef, PreferenceProfile
+from recteam.agents.offline.moves import QuestionKind
 from recteam.agents.offline.understanding import Understanding
 from recteam.agents.tracer import StepTrace
 from recteam.errors import NotFoundError
+from recteam.memory.items import title_key
 from recteam.memory.store import MemoryStore
 from recteam.memory.user_memory import MemoryRecord
 
@@ -36,19 +39,49 @@ def profile_record_id(user_id: str) -> str:
 
 
 class ProfileDelta(BaseModel):
-    """What the LLM user analyst reports of one message; titles are linked to the catalog after."""
+    """What the LLM user analyst reports of one message: the offline reader's Understanding with
+    titles in place of catalog items; titles are linked after, and both go through one merge."""
 
     liked_titles: list[str] = Field(default_factory=list)
     disliked_titles: list[str] = Field(default_factory=list)
     seen_titles: list[str] = Field(default_factory=list)
+    accepted_titles: list[str] = Field(
+        default_factory=list, description="recommended films the user takes up, not yet seen"
+    )
+    rejected_titles: list[str] = Field(
+        default_factory=list, description="recommended films turned down with no opinion given"
+    )
+    never_titles: list[str] = Field(
+        default_factory=list, description="'never suggest X again', 'not X': ruled out"
+    )
+    asked_about_title: str | None = Field(default=None, description="the film a question is about")
+    question: QuestionKind | None = None
     liked_people: list[str] = Field(default_factory=list)
     disliked_people: list[str] = Field(default_factory=list)
-    genres: list[str] = Field(default_factory=list)
-    exclude_genres: list[str] = Field(default_factory=list)
+    required_people: list[str] = Field(
+        default_factory=list, description="'something with Tom Hanks': must be in the cast"
+    )
+    genres: list[str] = Field(default_factory=list, description="asked for in this request")
+    exclude_genres: list[str] = Field(default_factory=list, description="ruled out for now")
+    disliked_genres: list[str] = Field(
+        default_factory=list, description="'I hate horror': ruled out for good"
+    )
+    liked_genres: list[str] = Field(default_factory=list, description="'I love westerns'")
     year_min: int | None = None
     year_max: int | None = None
     wants: list[str] = Field(default_factory=list)
     avoids: list[str] = Field(default_factory=list)
+    lasting_avoids: list[str] = Field(
+        default_factory=list, description="'I can't stand gore': avoided for good"
+    )
+    topics: list[str] = Field(
+        default_factory=list, description="subject words: 'heist', 'submarine', 'Paris'"
+    )
+    count: int | None = Field(default=None, ge=1, le=10, description="'just one': 1")
+    new_direction: bool = Field(
+        default=False, description="earlier years and wishes no longer apply"
+    )
+    surprise: bool = False
     rejects_last: bool = False
 
 
@@ -113,9 +146,7 @@ async def _apply(ctx: TurnContext, step: StepTrace, u: Understanding) -> Prefere
     ctx.state = state
     ctx.profile = effective
     changed = [
-        f"{f.item.label}: {f.stance}"
-        for f in state.films
-        if ctx.state_before.film(f.item.id) != f
+        f"{f.item.label}: {f.stance}" for f in state.films if ctx.state_before.film(f.item.id) != f
     ]
     if changed:
         step.thought("Stances: " + "; ".join(changed) + ".")
@@ -144,8 +175,24 @@ async def offline(ctx: TurnContext, step: StepTrace) -> PreferenceProfile:
 
 
 def _link(ctx: TurnContext, step: StepTrace, titles: list[str]) -> list[ItemRef]:
+    """Titles to catalog films: the last picks, the films the offline reader found in this
+    message and those this conversation named come first ("Heat" stays Heat (1995) when that
+    is the Heat of the dialogue), then the catalog's own title lookup."""
+    offline = ctx.understand()
+    s = ctx.state_before
+    nearby = [
+        *ctx.last_recommended,
+        *offline.mentioned_items,
+        *(f.item for f in s.films),
+        *s.shown,
+    ]
     refs = []
     for title in titles:
+        key = title_key(re.sub(r"\s*\(\d{4}\)\s*$", "", title))
+        near = next((r for r in nearby if title_key(r.title) == key), None)
+        if near is not None:
+            refs.append(near)
+            continue
         try:
             item = ctx.store.catalog.resolve_title(title)
         except NotFoundError:
@@ -168,18 +215,40 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
         profile=ctx.profile_before.model_dump(mode="json"),
         last_recommended=[i.model_dump() for i in ctx.last_recommended],
     )
+
+    def link(titles: list[str]) -> list[ItemRef]:
+        return _link(ctx, step, titles)
+
+    asked = await asyncio.to_thread(
+        link, [delta.asked_about_title] if delta.asked_about_title else []
+    )
+    offline = ctx.understand()
     u = Understanding(
-        liked_items=await asyncio.to_thread(_link, ctx, step, delta.liked_titles),
-        disliked_items=await asyncio.to_thread(_link, ctx, step, delta.disliked_titles),
-        seen_items=await asyncio.to_thread(_link, ctx, step, delta.seen_titles),
+        liked_items=await asyncio.to_thread(link, delta.liked_titles),
+        disliked_items=await asyncio.to_thread(link, delta.disliked_titles),
+        seen_items=await asyncio.to_thread(link, delta.seen_titles),
+        accepted_items=await asyncio.to_thread(link, delta.accepted_titles),
+        rejected_items=await asyncio.to_thread(link, delta.rejected_titles),
+        excluded_items=await asyncio.to_thread(link, delta.never_titles),
+        named_items=offline.named_items,
+        asked_about=asked[0] if asked else None,
+        question=delta.question,
         liked_people=delta.liked_people,
         disliked_people=delta.disliked_people,
+        required_people=delta.required_people,
         genres=delta.genres,
-        exclude_genres=delta.exclude_genres,
+        exclude_genres=[*delta.exclude_genres, *delta.disliked_genres],
+        disliked_genres=delta.disliked_genres,
+        liked_genres=delta.liked_genres,
         year_min=delta.year_min,
         year_max=delta.year_max,
         wants=delta.wants,
-        avoids=delta.avoids,
+        avoids=[*delta.avoids, *delta.lasting_avoids],
+        lasting_avoids=delta.lasting_avoids,
+        topics=delta.topics,
+        count=delta.count,
+        new_direction=delta.new_direction,
+        surprise=delta.surprise,
         rejects_last=delta.rejects_last,
         last_recommended=ctx.last_recommended,
     )

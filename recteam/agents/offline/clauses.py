@@ -139,8 +139,26 @@ def _titles_among_films(
 
 _SPAN_NUMBERS = {"two": 2, "three": 3, "2": 2, "3": 3}
 _AFTER_ORDINAL = frozenset(
-    {"one", "ones", "and", "or", "pick", "movie", "film", "suggestion", "option", "is", "was",
-     "sounds", "looks", "seems", "two", "three", "2", "3"}
+    {
+        "one",
+        "ones",
+        "and",
+        "or",
+        "pick",
+        "movie",
+        "film",
+        "suggestion",
+        "option",
+        "is",
+        "was",
+        "sounds",
+        "looks",
+        "seems",
+        "two",
+        "three",
+        "2",
+        "3",
+    }
 )
 
 
@@ -252,9 +270,10 @@ def _mark_questions(
     asks: dict[int, bool] = {}  # sentence -> it ends in "?"
     for clause in clauses:
         tail = tokens[clause.stop].gap if clause.stop < len(tokens) else text[tokens[-1].end :]
-        # "...and loved it. What next?": the '?' ends a later sentence that holds no unit.
+        # "...and loved it. What next?", "I loved Heat, what else?": the '?' ends a later
+        # clause that holds no unit.
         last = max((u.end for u in clause.units), default=clause.start)
-        later = any(tokens[k].sentence_start for k in range(last, clause.stop))
+        later = any(tokens[k].clause_start for k in range(last, clause.stop))
         clause.question = "?" in tail and not later
         asks[clause.sentence] = asks.get(clause.sentence, False) or clause.question
     for clause in clauses:

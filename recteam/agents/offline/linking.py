@@ -168,12 +168,19 @@ class EntityLinker:
         films = [f for f in self._films.get(key, []) if not f.alias]
         return max(films, key=lambda f: f.popularity).ref if films else None
 
-    def same_title(self, ref: ItemRef) -> list[ItemRef]:
-        """Every catalog film titled like `ref` (remakes, namesakes), best-known first."""
-        from recteam.memory.items import title_key
+    def namesakes(self, ref: ItemRef) -> list[tuple[ItemRef, float]]:
+        """Every catalog film titled like `ref` (remakes, namesakes) with its popularity, the
+        best-known first."""
+        from recteam.memory.items import normalize_key, title_key
 
-        films = [f for f in self._films.get(title_key(ref.title), []) if not f.alias]
-        return [f.ref for f in sorted(films, key=lambda f: -f.popularity)]
+        # "Heat" and "The Heat" share a key but not a title: only the very same title counts.
+        same = normalize_key(ref.title)
+        films = [
+            f
+            for f in self._films.get(title_key(ref.title), [])
+            if not f.alias and normalize_key(f.title) == same
+        ]
+        return [(f.ref, f.popularity) for f in sorted(films, key=lambda f: -f.popularity)]
 
     @property
     def size(self) -> tuple[int, int]:

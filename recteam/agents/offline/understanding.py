@@ -8,7 +8,9 @@ User text is data: it is matched against the catalog and the lexicon and nothing
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from recteam.agents.messages import ItemRef, PreferenceProfile
 from recteam.agents.offline.clauses import Unit, segment, units_of
 from recteam.agents.offline.lexicon import Lexicon
-from recteam.agents.offline.linking import EntityLinker
+from recteam.agents.offline.linking import EntityLinker, Mention
 from recteam.agents.offline.moves import QuestionKind, move_words, read_moves
 from recteam.agents.offline.reading import Findings, interpret
 from recteam.agents.offline.text import Token, tokenize
@@ -27,7 +29,52 @@ __all__ = ["Smalltalk", "Understanding", "understand"]
 Smalltalk = Literal["greeting", "thanks", "bye"]
 # Verbs and adverbs of chat the lexicon's word list lacks; never a film's subject.
 _TOPIC_STOP = frozenset(
-    ["made", "make", "makes", "making", "sound", "sounds", "directed", "watch", "watched", "back", "next", "second", "third", "first", "last", "mention", "mentioned", "said", "tell", "told", "think", "thought", "try", "tried", "maybe", "please", "lol", "haha", "anything", "something", "everything", "stuff", "thing", "things", "kinda", "sorta", "scifi", "romcom", "romcoms", "cartoon", "cartoons", "animation", "toons", "docs"]
+    [
+        "made",
+        "make",
+        "makes",
+        "making",
+        "sound",
+        "sounds",
+        "directed",
+        "watch",
+        "watched",
+        "back",
+        "next",
+        "second",
+        "third",
+        "first",
+        "last",
+        "mention",
+        "mentioned",
+        "said",
+        "tell",
+        "told",
+        "think",
+        "thought",
+        "try",
+        "tried",
+        "maybe",
+        "please",
+        "lol",
+        "haha",
+        "anything",
+        "something",
+        "everything",
+        "stuff",
+        "thing",
+        "things",
+        "kinda",
+        "sorta",
+        "scifi",
+        "romcom",
+        "romcoms",
+        "cartoon",
+        "cartoons",
+        "animation",
+        "toons",
+        "docs",
+    ]
 )
 _SMALLTALK: tuple[Smalltalk, ...] = (
     "bye",
@@ -96,6 +143,16 @@ class Understanding(BaseModel):
     surprise: bool = Field(default=False, description="'surprise me'")
     question: QuestionKind | None = Field(
         default=None, description="what a question about a film asks: director, plot, ..."
+    )
+    ambiguous: list[ItemRef] = Field(
+        default_factory=list,
+        description="films a title named without its year could equally mean, best-known first",
+    )
+    clarified: ItemRef | None = Field(
+        default=None, description="which of the films asked about ('which one?') is meant"
+    )
+    unknown_titles: list[str] = Field(
+        default_factory=list, description="what reads as a film's title but is not in the catalog"
     )
     smalltalk: Smalltalk | None = Field(
         default=None, description="a greeting, thanks or bye and nothing else"
@@ -230,13 +287,18 @@ def understand(
     linker: EntityLinker,
     last_recommended: Sequence[ItemRef] = (),
     turned_down: Iterable[str] = (),
+    known: Sequence[ItemRef] = (),
+    clarify: Sequence[ItemRef] = (),
 ) -> Understanding:
     """Reads one user message. `last_recommended`: the items of the assistant's last
     recommendation, which "it", "those", "the second one", "no" and "sounds good" refer to;
-    `turned_down`: the ids of those the user already rejected or disliked."""
+    `turned_down`: the ids of those the user already rejected or disliked; `known`: films this
+    conversation already named (they decide which of two same-titled films is meant);
+    `clarify`: the films the assistant just asked the user to choose between."""
     lex = linker.lexicon
     tokens = tokenize(text)
     mentions = linker.link_tokens(text, tokens)
+    mentions, ambiguous = _namesakes(linker, mentions, known)
     units = units_of(text, tokens, mentions, lex, linker.latest_year, linker.exact_title)
     found = interpret(segment(units, tokens, text, lex), last_recommended, frozenset(turned_down))
     year_min, year_max = _years(found, lex, linker.latest_year)
@@ -249,8 +311,9 @@ def understand(
         accepted = [r for r in accepted if r not in found.liked]
     chat = None if found.targets or rejected or accepts else _smalltalk(tokens, units, lex)
     moves = read_moves(text, question=bool(found.asked))
+    unknown = _unknown_titles(text, tokens, units)
     # Subject words ("heist", "submarine"): what no unit took and no chat word is.
-    plain = lex.plain_words | move_words()
+    plain = lex.plain_words | move_words() | {normalize_key(w) for t in unknown for w in t.split()}
     covered = {k for u in units for k in range(u.first, u.end)}
     topics = [
         t.raw
@@ -272,7 +335,11 @@ def understand(
         and tokens[u.first].key not in move_words()
         and tokens[u.first].key not in _TOPIC_STOP
     ]
+    clarified = _clarified(text, tokens, mentions, clarify, lex) if clarify else None
     return Understanding(
+        ambiguous=ambiguous,
+        clarified=clarified,
+        unknown_titles=unknown,
         liked_items=found.liked,
         disliked_items=found.disliked,
         seen_items=found.seen,
@@ -308,6 +375,81 @@ def understand(
         rejected_items=rejected,
         last_recommended=list(last_recommended),
     )
+
+
+# A namesake this popular, against the best-known film of the title, makes the title ambiguous.
+_NAMESAKE_SHARE = 0.75
+
+
+def _namesakes(
+    linker: EntityLinker, mentions: list[Mention], known: Sequence[ItemRef]
+) -> tuple[list[Mention], list[ItemRef]]:
+    """Same-titled films: one this conversation already named is meant; else, when another is
+    about as well known as the one linked and no year was given, the title is ambiguous."""
+    known_ids = {r.id for r in known}
+    out: list[Mention] = []
+    ambiguous: list[ItemRef] = []
+    for m in mentions:
+        if m.kind != "title" or m.item is None or m.evidence == "year":
+            out.append(m)
+            continue
+        films = linker.namesakes(m.item)
+        chosen = next((ref for ref, _ in films if ref.id in known_ids), None)
+        if chosen is not None:
+            out.append(replace(m, item=chosen))
+            continue
+        top = films[0][1] if films else 0.0
+        close = [ref for ref, pop in films if top > 0 and pop >= _NAMESAKE_SHARE * top]
+        if len(close) > 1 and not ambiguous and m.item.id in {r.id for r in close}:
+            ambiguous = [m.item, *[r for r in close if r.id != m.item.id]][:3]
+        out.append(m)
+    return out, ambiguous
+
+
+_NEWER = frozenset({"new", "newer", "newest", "latest", "recent", "remake", "modern"})
+_OLDER = frozenset({"old", "older", "oldest", "original", "first", "classic"})
+
+
+def _clarified(
+    text: str,
+    tokens: Sequence[Token],
+    mentions: Sequence[Mention],
+    options: Sequence[ItemRef],
+    lex: Lexicon,
+) -> ItemRef | None:
+    """Which of `options` the answer to "which one do you mean?" picks: by year ("the 1995
+    one"), by a named film, by age ("the original", "the newer one"), or by place ("the second")."""
+    for m in mentions:
+        if m.item is not None and any(o.id == m.item.id for o in options):
+            return m.item
+    for t in tokens:
+        if t.key.isdigit() and len(t.key) == 4:
+            year = int(t.key)
+            match = [o for o in options if o.year == year]
+            if match:
+                return match[0]
+    dated = sorted((o for o in options if o.year), key=lambda o: o.year or 0)
+    keys = {t.key for t in tokens}
+    if dated and keys & _NEWER and not keys & (_OLDER - {"first"}):
+        return dated[-1]
+    if dated and keys & (_OLDER - {"first"}):
+        return dated[0]
+    for t in tokens:
+        index = lex.ordinals.get(t.key)
+        if isinstance(index, int) and -len(options) <= index < len(options):
+            return options[index]
+    return None
+
+
+def _unknown_titles(text: str, tokens: Sequence[Token], units: Sequence[Unit]) -> list[str]:
+    """A quoted phrase that names no catalog film: 'I loved "Zyzzyx Road"'."""
+    covered = {k for u in units for k in range(u.first, u.end)}
+    found = []
+    for match in re.finditer(r"[\"“”]([^\"“”]{2,80})[\"“”]", text):
+        inside = [k for k, t in enumerate(tokens) if match.start(1) <= t.start < match.end(1)]
+        if inside and not any(k in covered for k in inside):
+            found.append(match.group(1).strip())
+    return found
 
 
 def _years(found: Findings, lex: Lexicon, latest_year: int | None) -> tuple[int | None, int | None]:
