@@ -212,7 +212,7 @@ def test_a_film_named_as_liked_lifts_a_genre_filter_it_does_not_meet() -> None:
     assert [i.title for i in after.request.like] == ["Alien"]
 
 
-def test_an_answer_to_which_one_moves_the_stance_to_the_film_meant() -> None:
+def test_what_is_said_of_an_ambiguous_title_waits_for_the_film_meant() -> None:
     heat_95 = ItemRef(id="heat|1995", title="Heat", year=1995)
     heat_86 = ItemRef(id="heat|1986", title="Heat", year=1986)
     state, profile = advance(
@@ -220,7 +220,8 @@ def test_an_answer_to_which_one_moves_the_stance_to_the_film_meant() -> None:
         PreferenceProfile(user_id="x"),
         Understanding(liked_items=[heat_95], ambiguous=[heat_95, heat_86]),
     )
-    assert state.clarify == [heat_95, heat_86]
+    assert state.clarify == [heat_95, heat_86] and state.clarify_stance == "liked"
+    assert state.films == [] and profile.likes == []
     state, profile = advance(state, profile, Understanding(clarified=heat_86))
     assert {f.item.id: f.stance for f in state.films} == {"heat|1986": "liked"}
     assert [i.id for i in profile.likes] == ["heat|1986"] and state.clarify == []

@@ -98,6 +98,7 @@ class TurnContext:
                 self.turned_down,
                 known=[*(f.item for f in s.films), *s.shown],
                 clarify=s.clarify,
+                facts=self.facts,
             )
         return self.understanding
 

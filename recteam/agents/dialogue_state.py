@@ -80,6 +80,12 @@ class DialogueState(_State):
     clarify: list[ItemRef] = Field(
         default_factory=list, description="films an ambiguous title could mean, asked about"
     )
+    clarify_stance: FilmStance | None = Field(
+        default=None, description="what the user said of the film they will pick from clarify"
+    )
+    clarify_question: str | None = Field(
+        default=None, description="what they asked of it, when it was a question"
+    )
 
     def stance_of(self, item_id: str) -> FilmStance | None:
         return next((f.stance for f in self.films if f.item.id == item_id), None)

@@ -88,6 +88,14 @@ def _decide(ctx: TurnContext, u: Understanding, after: PreferenceProfile) -> Pla
             ask_about="which_film",
             rationale=f"the title could mean {options}; nothing in the dialogue decides",
         )
+    before = ctx.state_before
+    if u.clarified is not None and before.clarify and before.clarify_stance == "asked_about":
+        return Plan(
+            act="ANSWER",
+            about_item=u.clarified,
+            question=before.clarify_question,  # type: ignore[arg-type]
+            rationale=f"the user meant {u.clarified.label}: answer what they asked",
+        )
     if u.asked_about is not None and not (
         u.liked_items or u.genres or u.liked_genres or u.wants or asked
     ):
@@ -99,20 +107,32 @@ def _decide(ctx: TurnContext, u: Understanding, after: PreferenceProfile) -> Pla
         )
     if u.smalltalk and not new_info:
         return Plan(act="CHAT", rationale=f"small talk ({u.smalltalk}) with nothing to act on")
-    known = after.known_enough() or people_asked
+    r = after.constraints
+    # Asking outright with anything to go on ("any good 80s movies?") is enough to search.
+    known = (
+        after.known_enough()
+        or people_asked
+        or (asked and bool(r.year_min or r.year_max or u.topics or after.avoids))
+    )
     if u.turned_down and not new_info:
         seen_only = all(r.id in {s.id for s in u.seen_items} for r in u.turned_down)
-        # "I've already seen that one": a replacement, steered by the rest of the last picks.
-        if seen_only or (known and (asked or _lesson_advice(ctx) != "ask_first")):
+        # A first "no" gets replacements steered by what is known and the rest of the picks; a
+        # second flat "no" in a row, with little known, asks what would help.
+        again = any(f.stance == "rejected" for f in ctx.state_before.films)
+        thin = len(after.likes) + len(after.constraints.genres) + len(after.wants) < 2
+        if seen_only or not (again and thin):
             why = "already seen" if seen_only else "turned down"
             return Plan(act="RECOMMEND", rationale=f"the last picks were {why}: replace them")
         return Plan(
             act="ASK",
             ask_about="alternative",
-            rationale="the last picks were turned down with no new direction",
+            rationale="the picks were turned down twice with little known: ask what would help",
         )
     if u.accepts_last and not wants_picks:
         return Plan(act="CHAT", rationale="the user is happy with the last picks")
+    said_anything = new_info or u.mentioned_items or u.mentioned_people or u.seen_items
+    if not (asked or said_anything or u.accepts_last or u.rejects_last):
+        return Plan(act="CHAT", rationale="nothing about films to act on: answer in kind")
     excluded_only = bool(u.seen_items or u.excluded_items) and known
     if known and (wants_picks or excluded_only or not ctx.dialogue):
         thin = (

@@ -149,6 +149,23 @@ def _genres(genres: list[str]) -> str:
     return f", {', '.join(genres[:3]).lower()}" if genres else ""
 
 
+def _chat(ctx: TurnContext) -> str:
+    """Small talk in kind: thanks, goodbye, a greeting, a pick taken up, or a message about
+    something else, each with a way back to films."""
+    u = ctx.understand()
+    if u.accepts_last and u.accepted_items:
+        names = " and ".join(i.title for i in u.accepted_items[:2])
+        return f"Great choice: enjoy {names}! Tell me how you liked it, or ask for more any time."
+    if u.smalltalk == "bye" or "thank" in ctx.message.lower():
+        return "You're welcome, enjoy the film! Come back any time for more."
+    if u.smalltalk == "greeting":
+        return "Hi! Tell me about a film you loved, or what you're in the mood for, and I'll find something."
+    return (
+        "I can only help with films. Tell me one you loved, or what you're in the mood for "
+        "(a genre, a feeling, an era), and I'll find something."
+    )
+
+
 async def _which_film(ctx: TurnContext) -> str:
     """'Which Heat do you mean: Heat (1995), with Al Pacino, or Heat (1986), with Burt Reynolds?'"""
     options = ctx.understand().ambiguous
@@ -192,14 +209,7 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Reply:
     elif act == "ANSWER":
         ctx.reply = Reply(act="ANSWER", text=await _answer(ctx, step))
     elif act == "CHAT":
-        text = (
-            "You're welcome, enjoy the film!"
-            if "thank" in ctx.message.lower()
-            else (
-                "Hi! Tell me about a film you loved, or what you're in the mood for, and I'll find something."
-            )
-        )
-        ctx.reply = Reply(act="CHAT", text=text)
+        ctx.reply = Reply(act="CHAT", text=_chat(ctx))
     elif plan and plan.ask_about == "which_film":
         ctx.reply = Reply(act="ASK", text=await _which_film(ctx))
     else:

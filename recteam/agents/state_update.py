@@ -36,6 +36,7 @@ def advance(
 ) -> tuple[DialogueState, PreferenceProfile]:
     """The state and the long-term profile after the message `u` reads (copies; inputs kept)."""
     state = state.model_copy(deep=True)
+    u = _hold_or_release(state, u)
     named = {r.id for r in u.named_items} | {r.id for r in u.liked_items if source == "button"}
     by_button = source == "button"
 
@@ -59,18 +60,6 @@ def advance(
     for refs, stance in stances:
         for ref in refs:
             _set(state, ref, stance, "button" if by_button else "message")
-    swapped: tuple[ItemRef, ItemRef] | None = None
-    if u.clarified is not None and state.clarify:
-        # "The 1995 one": the answer to "which Heat do you mean?" moves what was said of the
-        # film first assumed to the film meant.
-        assumed = state.clarify[0]
-        if assumed.id != u.clarified.id:
-            swapped = (assumed, u.clarified)
-            film = state.film(assumed.id)
-            if film is not None:
-                state.films.remove(film)
-                if state.film(u.clarified.id) is None:
-                    _set(state, u.clarified, film.stance, film.source)
     state.clarify = list(u.ambiguous)
 
     lasting = Understanding(
@@ -90,21 +79,47 @@ def advance(
     )
     profile = lasting_profile(lasting.to_profile_update(profile))
     state.request = _request(state.request, u, liked, facts)
-    if swapped is not None:
-        profile, state.request = _swap(profile, state.request, *swapped)
     return state, profile
 
 
-def _swap(
-    p: PreferenceProfile, r: Request, old: ItemRef, new: ItemRef
-) -> tuple[PreferenceProfile, Request]:
-    p = p.model_copy(deep=True)
-    r = r.model_copy(deep=True)
-    for refs in (p.likes, p.dislikes, p.constraints.exclude_items, r.like):
-        for n, ref in enumerate(refs):
-            if ref.id == old.id:
-                refs[n] = new
-    return p, r
+_LISTS: dict[str, str] = {
+    "liked": "liked_items",
+    "disliked": "disliked_items",
+    "seen": "seen_items",
+}
+
+
+def _hold_or_release(state: DialogueState, u: Understanding) -> Understanding:
+    """An ambiguous title ("I loved Dune"): what was said of it waits in the state until the
+    user says which film they mean; their answer ("the 2021 one") gives it to that film."""
+    if u.ambiguous:
+        held = u.ambiguous[0].id
+        stance = next(
+            (s for s, f in _LISTS.items() if any(r.id == held for r in getattr(u, f))), None
+        )
+        asked = u.asked_about is not None and u.asked_about.id == held
+        state.clarify_stance = stance or ("asked_about" if asked else None)
+        state.clarify_question = u.question if asked else None
+        update: dict[str, object] = {
+            f: [r for r in getattr(u, f) if r.id != held] for f in _LISTS.values()
+        }
+        if asked:
+            update["asked_about"] = None
+        return u.model_copy(update=update)
+    if u.clarified is not None and state.clarify:
+        stance, chosen = state.clarify_stance, u.clarified
+        if stance in _LISTS:
+            field = _LISTS[stance]
+            u = u.model_copy(
+                update={
+                    field: [*getattr(u, field), chosen],
+                    "named_items": [*u.named_items, chosen],
+                }
+            )
+        elif stance == "asked_about":
+            u = u.model_copy(update={"asked_about": chosen, "question": state.clarify_question})
+    state.clarify_stance = state.clarify_question = None
+    return u
 
 
 def lasting_profile(p: PreferenceProfile) -> PreferenceProfile:

@@ -88,6 +88,11 @@ def units_of(
         # "No, something lighter": a refusal, not a negation of what follows.
         if free(k) and t.sentence_start and alone and (t.key,) in lex.interjection_no:
             take(Unit("reject", k, k + 1))
+        picked = _pick_by_place(tokens, k) if free(k) else None
+        if picked is not None:  # "number 3", "#2", "the middle one", "the oldest one"
+            first = k - 1 if k > 0 and tokens[k - 1].key in _NUMBER_WORDS and free(k - 1) else k
+            take(Unit("ordinal", first, picked[1], picked[0]))
+            continue
         if free(k) and t.key in lex.ordinals and _ordinal_frame(tokens, k):
             span = _ordinal_span(tokens, k, lex.ordinals[t.key])
             if span is not None:  # "the first two", "the last two"
@@ -138,6 +143,33 @@ def _titles_among_films(
 
 
 _SPAN_NUMBERS = {"two": 2, "three": 3, "2": 2, "3": 3}
+_NUMBER_WORDS = frozenset({"number", "no", "num", "nr"})
+_BY_YEAR = {"oldest": "oldest", "earliest": "oldest", "newest": "newest", "latest": "newest"}
+
+
+def _pick_by_place(tokens: Sequence[Token], k: int) -> tuple[Any, int] | None:
+    """(what it points at, end token) for "number 3", "#2", "the middle one" and "the oldest
+    one" / "the newest": places in the last recommendation besides "the first"."""
+    t = tokens[k]
+    before = tokens[k - 1].key if k > 0 else ""
+    if t.key.isdigit() and 1 <= int(t.key) <= 9:
+        if before in _NUMBER_WORDS or t.gap.rstrip().endswith("#"):
+            return int(t.key) - 1, k + 1
+        return None
+    if before != "the":
+        return None
+    after = tokens[k + 1] if k + 1 < len(tokens) else None
+    ends = after is None or after.clause_start or after.key in ("one", "film", "movie", "pick")
+    if not ends:
+        return None
+    end = k + 2 if after is not None and not after.clause_start and after.key != "" else k + 1
+    if t.key == "middle":
+        return "middle", end
+    if t.key in _BY_YEAR:
+        return _BY_YEAR[t.key], end
+    return None
+
+
 _AFTER_ORDINAL = frozenset(
     {
         "one",

@@ -113,6 +113,8 @@ def interpret(
                 if target.kind in _REFERENCES:
                     for ref in refs:
                         _put(ref, found.referenced)
+                    if target.kind == "ordinal":  # "the second one sounds great, more like it"
+                        earlier_items.extend(refs)
                     if not (stance.cue or stance.negated or clause.question):
                         continue  # "I'm up for it": a pronoun with nothing said about it
                 else:
@@ -185,7 +187,12 @@ def _resolve(
     if target.kind == "item":
         return [target.value]
     if target.kind == "ordinal":
-        index: int = target.value
+        index = target.value
+        if index == "middle":
+            return [last[len(last) // 2]] if last else []
+        if index in ("oldest", "newest"):
+            dated = sorted((r for r in last if r.year), key=lambda r: r.year or 0)
+            return [dated[0] if index == "oldest" else dated[-1]] if dated else []
         if isinstance(index, tuple):  # "the first two", "the last two"
             start, stop = index
             return list(last[start:stop])

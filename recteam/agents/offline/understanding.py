@@ -9,7 +9,7 @@ User text is data: it is matched against the catalog and the lexicon and nothing
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Literal
 
@@ -17,12 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recteam.agents.messages import ItemRef, PreferenceProfile
 from recteam.agents.offline.clauses import Unit, segment, units_of
-from recteam.agents.offline.lexicon import Lexicon
+from recteam.agents.offline.lexicon import STANCES, Lexicon
 from recteam.agents.offline.linking import EntityLinker, Mention
 from recteam.agents.offline.moves import QuestionKind, move_words, read_moves
 from recteam.agents.offline.reading import Findings, interpret
 from recteam.agents.offline.text import Token, tokenize
-from recteam.memory.items import normalize_key
+from recteam.memory.items import CatalogItem, normalize_key, title_key
 
 __all__ = ["Smalltalk", "Understanding", "understand"]
 
@@ -289,27 +289,53 @@ def understand(
     turned_down: Iterable[str] = (),
     known: Sequence[ItemRef] = (),
     clarify: Sequence[ItemRef] = (),
+    facts: Callable[[str], CatalogItem | None] | None = None,
 ) -> Understanding:
     """Reads one user message. `last_recommended`: the items of the assistant's last
     recommendation, which "it", "those", "the second one", "no" and "sounds good" refer to;
     `turned_down`: the ids of those the user already rejected or disliked; `known`: films this
     conversation already named (they decide which of two same-titled films is meant);
-    `clarify`: the films the assistant just asked the user to choose between."""
+    `clarify`: the films the assistant just asked the user to choose between; `facts`: a catalog
+    lookup by id, so that "the original Total Recall with Arnold" decides between namesakes."""
     lex = linker.lexicon
     tokens = tokenize(text)
-    mentions = linker.link_tokens(text, tokens)
+    mentions = _known_titles(tokens, linker.link_tokens(text, tokens), [*last_recommended, *known])
     mentions, ambiguous = _namesakes(linker, mentions, known)
+    if ambiguous:
+        meant = _decided_here(text, tokens, mentions, ambiguous, lex, facts)
+        if meant is not None:
+            mentions = [
+                replace(m, item=meant) if m.item is not None and m.item.id == ambiguous[0].id else m
+                for m in mentions
+            ]
+            ambiguous = []
     units = units_of(text, tokens, mentions, lex, linker.latest_year, linker.exact_title)
     found = interpret(segment(units, tokens, text, lex), last_recommended, frozenset(turned_down))
     year_min, year_max = _years(found, lex, linker.latest_year)
     rejected = _rejected(found, units, last_recommended)
-    accepts = bool(last_recommended) and not rejected and any(u.kind == "accept" for u in units)
+    ids = {r.id for r in last_recommended}
+    picked = [r for r in [*found.named, *found.referenced] if r.id in ids]
+    rejected_ids = {r.id for r in rejected}
+    accepts = bool(last_recommended) and (
+        (any(u.kind == "accept" for u in units) and len(rejected_ids) < len(last_recommended))
+        or (not rejected and _bare_pick(tokens, units, picked, found, lex))
+    )
     accepted: list[ItemRef] = []
     if accepts:
-        ids = {r.id for r in last_recommended}
-        accepted = [r for r in found.referenced if r.id in ids] or list(last_recommended)
-        accepted = [r for r in accepted if r not in found.liked]
+        # "perfect, I'll watch Knives Out": the picks named; else every pick ("sounds good").
+        accepted = [r for r in picked if r.id not in rejected_ids] or [
+            r for r in last_recommended if r.id not in rejected_ids
+        ]
+        accepted = [r for r in accepted if r not in found.liked and r not in found.seen]
+        accepted = list({r.id: r for r in accepted}.values())
     chat = None if found.targets or rejected or accepts else _smalltalk(tokens, units, lex)
+    _picks_judged_unseen(found, tokens, last_recommended)
+    if (
+        found.asked
+        and _MORE.search(text)
+        and not any(r.id in {n.id for n in found.named} for r in found.asked)
+    ):
+        found.asked = []  # "what else for them?": a request for more, not a question about it
     moves = read_moves(text, question=bool(found.asked))
     unknown = _unknown_titles(text, tokens, units)
     # Subject words ("heist", "submarine"): what no unit took and no chat word is.
@@ -377,6 +403,121 @@ def understand(
     )
 
 
+_MORE = re.compile(
+    r"\b(what else|anything else|something else|any others?|what other|what next|more like|"
+    r"more of|more please|similar)\b",
+    re.IGNORECASE,
+)
+# Words that say a film was watched: "I hated it" judges a film seen; "looks boring" does not.
+_PAST = frozenset(
+    [
+        "hated",
+        "disliked",
+        "didnt",
+        "didn",
+        "t",
+        "did",
+        "was",
+        "were",
+        "saw",
+        "seen",
+        "watched",
+        "sucked",
+        "bored",
+        "fell",
+        "slept",
+        "walked",
+        "turned",
+        "gave",
+        "finished",
+    ]
+)
+
+
+def _picks_judged_unseen(found: Findings, tokens: Sequence[Token], last: Sequence[ItemRef]) -> None:
+    """'The last one looks boring', 'I don't like any of these': a pick the user has not seen,
+    turned down by a reference in the present tense, is rejected, not disliked."""
+    if not last or any(t.key in _PAST for t in tokens):
+        return
+    named = {r.id for r in found.named}
+    ids = {r.id for r in last}
+    for ref in list(found.disliked):
+        if ref.id in ids and ref.id not in named:
+            found.disliked.remove(ref)
+            _put_ref(ref, found.excluded)
+
+
+def _put_ref(ref: ItemRef, into: list[ItemRef]) -> None:
+    if all(r.id != ref.id for r in into):
+        into.append(ref)
+
+
+_YES = frozenset({"yes", "yeah", "yep", "yup", "please", "ok", "okay", "sure", "ooh", "oh"})
+
+
+def _bare_pick(
+    tokens: Sequence[Token],
+    units: Sequence[Unit],
+    picked: Sequence[ItemRef],
+    found: Findings,
+    lex: Lexicon,
+) -> bool:
+    """'number 3 please', 'ooh John Wick! yes', 'the Matrix it is': a pick named or pointed at
+    with nothing else said of it, and a yes or nothing besides."""
+    if not picked or found.asked or any(u.kind in STANCES or u.kind == "neg" for u in units):
+        return False
+    covered = {k for u in units for k in range(u.first, u.end)}
+    rest = [t.key for k, t in enumerate(tokens) if k not in covered]
+    said = {w for w in rest if w not in lex.filler and w not in ("it", "is", "the", "one")}
+    return not said - _YES
+
+
+def _known_titles(
+    tokens: Sequence[Token], mentions: list[Mention], known: Sequence[ItemRef]
+) -> list[Mention]:
+    """A film this conversation already named is meant by its title however it is typed ("ooh
+    gravity! yes" after Gravity was recommended; "the arrival" for Arrival (2016)), before any
+    namesake or word of that spelling."""
+    if not known:
+        return mentions
+    keys = [t.key for t in tokens]
+    taken = {k for m in mentions for k in range(m.first, m.end)}
+    out = list(mentions)
+    for ref in {r.id: r for r in known}.values():
+        words = title_key(ref.title).split()
+        n = len(words)
+        for k in range(len(keys) - n + 1):
+            if keys[k : k + n] != words:
+                continue
+            span = set(range(k, k + n))
+            start = k - 1 if k > 0 and keys[k - 1] == "the" and (k - 1) not in taken else k
+            # A mention of the same span (another film of that title) gives way.
+            out = [
+                m
+                for m in out
+                if not (
+                    m.kind == "title"
+                    and set(range(m.first, m.end)) & span
+                    and (m.item is None or title_key(m.item.title) == title_key(ref.title))
+                )
+            ]
+            if any(set(range(m.first, m.end)) & span for m in out):
+                continue
+            out.append(
+                Mention(
+                    "title",
+                    start,
+                    k + n,
+                    tokens[start].start,
+                    tokens[k + n - 1].end,
+                    " ".join(t.raw for t in tokens[start : k + n]),
+                    "cue",
+                    ref,
+                )
+            )
+    return sorted(out, key=lambda m: m.first)
+
+
 # A namesake this popular, against the best-known film of the title, makes the title ambiguous.
 _NAMESAKE_SHARE = 0.75
 
@@ -438,6 +579,53 @@ def _clarified(
         index = lex.ordinals.get(t.key)
         if isinstance(index, int) and -len(options) <= index < len(options):
             return options[index]
+    return None
+
+
+_ANIMATED = frozenset({"cartoon", "animated", "animation", "drawn"})
+_LIVE = frozenset({"live", "remake", "real"})
+
+
+def _decided_here(
+    text: str,
+    tokens: Sequence[Token],
+    mentions: Sequence[Mention],
+    options: Sequence[ItemRef],
+    lex: Lexicon,
+    facts: Callable[[str], CatalogItem | None] | None,
+) -> ItemRef | None:
+    """Which namesake the same message means: by a person in its cast or directing it ("Heat
+    with Pacino"), by animation ("the cartoon"), by a year or decade ("the 2021 Dune", "from the
+    70s"), by age ("the original", "the remake")."""
+    items = {o.id: facts(o.id) for o in options} if facts else {}
+    people = [normalize_key(m.person) for m in mentions if m.kind == "person" and m.person]
+    keys = {t.key for t in tokens}
+    for o in options:
+        it = items.get(o.id)
+        if it is None:
+            continue
+        credits = {normalize_key(p) for p in [*it.cast, *getattr(it, "directors", [])]}
+        surnames = {c.split()[-1] for c in credits if c}
+        if any(p in credits or p.split()[-1] in surnames for p in people) or (
+            keys & surnames and len(keys & surnames) >= 1
+        ):
+            return o
+    if keys & _ANIMATED:
+        animated = [o for o in options if (it := items.get(o.id)) and "Animated" in it.genres]
+        if len(animated) == 1:
+            return animated[0]
+    decades = [int(m.group(1)) for m in re.finditer(r"\b(?:19|20)?(\d0)s\b", text.lower())]
+    for d in decades:
+        span = (1900 + d if d >= 20 else 2000 + d) if d < 100 else d
+        hits = [o for o in options if o.year and span <= o.year <= span + 9]
+        if len(hits) == 1:
+            return hits[0]
+    meant = _clarified(text, tokens, [], options, lex)
+    if meant is not None:
+        return meant
+    if keys & _LIVE:
+        dated = sorted((o for o in options if o.year), key=lambda o: o.year or 0)
+        return dated[-1] if dated else None
     return None
 
 
