@@ -10,6 +10,8 @@ Runs concurrently with the user analyst: it reads the offline understanding of t
 
 from __future__ import annotations
 
+import re
+
 from autogen_core.models import ChatCompletionClient
 
 from recteam.agents.base import RoleSpec
@@ -61,7 +63,6 @@ def _new_info(u: Understanding, people_asked: bool) -> bool:
         or u.liked_genres
         or u.wants
         or u.avoids
-        or u.topics
         or u.liked_people
         or u.required_people
         or u.year_min
@@ -79,7 +80,7 @@ def _decide(ctx: TurnContext, u: Understanding, after: PreferenceProfile) -> Pla
     """The act, by rules read top to bottom; the first that holds decides."""
     asked = asks_for_suggestions(ctx.message) or bool(u.count or u.surprise or u.new_direction)
     people_asked = asked and bool(u.mentioned_people)
-    new_info = _new_info(u, people_asked)
+    new_info = _new_info(u, people_asked) or (asked and bool(u.topics))
     wants_picks = asked or new_info
     if u.ambiguous:
         options = ", ".join(r.label for r in u.ambiguous)
@@ -96,8 +97,14 @@ def _decide(ctx: TurnContext, u: Understanding, after: PreferenceProfile) -> Pla
             question=before.clarify_question,  # type: ignore[arg-type]
             rationale=f"the user meant {u.clarified.label}: answer what they asked",
         )
+    if u.asked_unknown and not (u.liked_items or u.genres or asked):
+        return Plan(
+            act="ANSWER", rationale=f"a question about {u.asked_unknown!r}, not in the catalog"
+        )
+    # "Is it any good?" asks about the film; "any good horror?" asks for films.
+    strongly_asked = asked and asks_for_suggestions(re.sub(r"(?i)\bany good\b", "", ctx.message))
     if u.asked_about is not None and not (
-        u.liked_items or u.genres or u.liked_genres or u.wants or asked
+        u.liked_items or u.genres or u.liked_genres or u.wants or strongly_asked
     ):
         return Plan(
             act="ANSWER",
@@ -112,8 +119,14 @@ def _decide(ctx: TurnContext, u: Understanding, after: PreferenceProfile) -> Pla
     known = (
         after.known_enough()
         or people_asked
-        or (asked and bool(r.year_min or r.year_max or u.topics or after.avoids))
+        or (
+            asked
+            and bool(r.year_min or r.year_max or u.topics or after.avoids or u.mentioned_items)
+        )
     )
+    if u.accepts_last and u.accepted_items and not asked:
+        # "We love Moana already! We'll try Zootopia": taking a pick up ends the search.
+        return Plan(act="CHAT", rationale="the user took up a pick")
     if u.turned_down and not new_info:
         seen_only = all(r.id in {s.id for s in u.seen_items} for r in u.turned_down)
         # A first "no" gets replacements steered by what is known and the rest of the picks; a

@@ -183,6 +183,12 @@ async def _which_film(ctx: TurnContext) -> str:
 
 async def _answer(ctx: TurnContext, step: StepTrace) -> str:
     plan = ctx.plan
+    unknown = ctx.understand().asked_unknown
+    if (plan is None or plan.about_item is None) and unknown:
+        return (
+            f"I don't know “{unknown}”: it isn't in my catalog, so I can't tell you about it. "
+            "Name another film, or tell me what you're in the mood for."
+        )
     if plan is None or plan.about_item is None:
         return "Which film would you like to know about?"
     items = await asyncio.to_thread(ctx.store.catalog.get, [plan.about_item.id])
@@ -215,7 +221,7 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Reply:
     else:
         focus = plan.ask_about if plan and plan.ask_about in _QUESTIONS else "genre"
         ctx.reply = Reply(act="ASK", text=_QUESTIONS[focus])
-    if act != "CHAT" and ctx.understand().unknown_titles:
+    if act not in ("CHAT", "ANSWER") and ctx.understand().unknown_titles:
         missing = ", ".join(f"“{t}”" for t in ctx.understand().unknown_titles[:3])
         ctx.reply.text = f"I don't know {missing}; it isn't in my catalog. " + ctx.reply.text
     return ctx.reply

@@ -154,6 +154,9 @@ class Understanding(BaseModel):
     unknown_titles: list[str] = Field(
         default_factory=list, description="what reads as a film's title but is not in the catalog"
     )
+    asked_unknown: str | None = Field(
+        default=None, description="'who directed Conclave?' about a film the catalog lacks"
+    )
     smalltalk: Smalltalk | None = Field(
         default=None, description="a greeting, thanks or bye and nothing else"
     )
@@ -300,7 +303,7 @@ def understand(
     lex = linker.lexicon
     tokens = tokenize(text)
     mentions = _known_titles(tokens, linker.link_tokens(text, tokens), [*last_recommended, *known])
-    mentions, ambiguous = _namesakes(linker, mentions, known)
+    mentions, ambiguous = _namesakes(linker, mentions, known, tokens)
     if ambiguous:
         meant = _decided_here(text, tokens, mentions, ambiguous, lex, facts)
         if meant is not None:
@@ -330,6 +333,14 @@ def understand(
         accepted = list({r.id: r for r in accepted}.values())
     chat = None if found.targets or rejected or accepts else _smalltalk(tokens, units, lex)
     _picks_judged_unseen(found, tokens, last_recommended)
+    if _FOR_GOOD.search(text):  # "no musicals. ever.", "never suggest Titanic again"
+        for genre in found.exclude_genres:
+            _put_str(genre, found.disliked_genres)
+        for facet in found.avoids:
+            _put_str(facet, found.lasting_avoids)
+        for ref in found.excluded:
+            if ref.id not in {r.id for r in last_recommended}:
+                _put_ref(ref, found.disliked)
     if (
         found.asked
         and _MORE.search(text)
@@ -361,8 +372,19 @@ def understand(
         and tokens[u.first].key not in move_words()
         and tokens[u.first].key not in _TOPIC_STOP
     ]
-    clarified = _clarified(text, tokens, mentions, clarify, lex) if clarify else None
+    clarified = None
+    if clarify:
+        clarified = _clarified(text, tokens, mentions, clarify, lex) or _decided_here(
+            text, tokens, mentions, clarify, lex, facts
+        )
+    asked_unknown = None
+    if not found.asked and not found.named:
+        asked_unknown = _asked_unknown(text)
+        if asked_unknown:
+            unknown = [*unknown, asked_unknown]
     return Understanding(
+        asked_unknown=asked_unknown,
+        question=(read_moves(text, question=True).question if asked_unknown else moves.question),
         ambiguous=ambiguous,
         clarified=clarified,
         unknown_titles=unknown,
@@ -394,7 +416,6 @@ def understand(
         count=moves.count,
         new_direction=moves.new_direction,
         surprise=moves.surprise,
-        question=moves.question,
         smalltalk=chat,
         rejects_last=bool(rejected),
         accepts_last=accepts,
@@ -445,6 +466,16 @@ def _picks_judged_unseen(found: Findings, tokens: Sequence[Token], last: Sequenc
         if ref.id in ids and ref.id not in named:
             found.disliked.remove(ref)
             _put_ref(ref, found.excluded)
+
+
+_FOR_GOOD = re.compile(
+    r"\b(ever|never|again|for good|anymore|any more|at all|in general)\b", re.IGNORECASE
+)
+
+
+def _put_str(value: str, into: list[str]) -> None:
+    if value not in into:
+        into.append(value)
 
 
 def _put_ref(ref: ItemRef, into: list[ItemRef]) -> None:
@@ -518,12 +549,24 @@ def _known_titles(
     return sorted(out, key=lambda m: m.first)
 
 
-# A namesake this popular, against the best-known film of the title, makes the title ambiguous.
-_NAMESAKE_SHARE = 0.75
+# A namesake within this much popularity (a log scale) of the best-known film of the title makes
+# the title ambiguous: "Little Women" means the 1994 film unless the 2019 one is about as known.
+_NAMESAKE_GAP = 0.4
+
+
+def _year_before(tokens: Sequence[Token], first: int) -> int | None:
+    """'the 2021 Dune': a year right before a title (a 'the' may stand before the year)."""
+    for k in (first - 1, first - 2):
+        if 0 <= k < len(tokens) and tokens[k].key.isdigit() and len(tokens[k].key) == 4:
+            return int(tokens[k].key)
+    return None
 
 
 def _namesakes(
-    linker: EntityLinker, mentions: list[Mention], known: Sequence[ItemRef]
+    linker: EntityLinker,
+    mentions: list[Mention],
+    known: Sequence[ItemRef],
+    tokens: Sequence[Token] = (),
 ) -> tuple[list[Mention], list[ItemRef]]:
     """Same-titled films: one this conversation already named is meant; else, when another is
     about as well known as the one linked and no year was given, the title is ambiguous."""
@@ -539,8 +582,13 @@ def _namesakes(
         if chosen is not None:
             out.append(replace(m, item=chosen))
             continue
+        year_before = _year_before(tokens, m.first)
+        dated = [ref for ref, _ in films if year_before and ref.year == year_before]
+        if dated:  # "the 2021 Dune"
+            out.append(replace(m, item=dated[0]))
+            continue
         top = films[0][1] if films else 0.0
-        close = [ref for ref, pop in films if top > 0 and pop >= _NAMESAKE_SHARE * top]
+        close = [ref for ref, pop in films if top > 0 and pop >= top - _NAMESAKE_GAP]
         if len(close) > 1 and not ambiguous and m.item.id in {r.id for r in close}:
             ambiguous = [m.item, *[r for r in close if r.id != m.item.id]][:3]
         out.append(m)
@@ -604,11 +652,9 @@ def _decided_here(
         it = items.get(o.id)
         if it is None:
             continue
-        credits = {normalize_key(p) for p in [*it.cast, *getattr(it, "directors", [])]}
-        surnames = {c.split()[-1] for c in credits if c}
-        if any(p in credits or p.split()[-1] in surnames for p in people) or (
-            keys & surnames and len(keys & surnames) >= 1
-        ):
+        credits = {normalize_key(p) for p in [*it.cast[:6], *getattr(it, "directors", [])]}
+        names = {w for c in credits for w in c.split() if len(w) > 3}
+        if any(p in credits for p in people) or keys & names:  # "with Arnold", "the Carpenter one"
             return o
     if keys & _ANIMATED:
         animated = [o for o in options if (it := items.get(o.id)) and "Animated" in it.genres]
@@ -627,6 +673,31 @@ def _decided_here(
         dated = sorted((o for o in options if o.year), key=lambda o: o.year or 0)
         return dated[-1] if dated else None
     return None
+
+
+_ASKED_FRAME = re.compile(
+    r"^\s*(?:who directed|who made|who(?: i|\')?s in|who is in|who was in|who stars in|"
+    r"what(?: i|\')?s|whats|what is|tell me about|how old is|when did|when was|is|was)\s+"
+    r"(?P<title>.{2,60}?)\s*(?:about|any good|worth (?:watching|it)|good|scary|"
+    r"come out|made|released|out)?\s*\??\s*$",
+    re.IGNORECASE,
+)
+_NOT_TITLES = frozenset(
+    ["it", "that", "this", "the", "one", "those", "them", "there", "a", "movie", "film", "something", "anything", "up", "going", "on", "your", "name", "you", "new", "good"]
+)
+
+
+def _asked_unknown(text: str) -> str | None:
+    """'whats anora about?', 'who directed conclave?': a question about one film whose title
+    the catalog does not know (the linker found nothing in it)."""
+    match = _ASKED_FRAME.match(text)
+    if not match or ("?" not in text and not text.lower().startswith(("who", "what", "tell"))):
+        return None
+    title = match.group("title").strip(" ?.!\"'")
+    words = normalize_key(title).split()
+    if not words or len(words) > 6 or all(w in _NOT_TITLES for w in words):
+        return None
+    return title
 
 
 def _unknown_titles(text: str, tokens: Sequence[Token], units: Sequence[Unit]) -> list[str]:
