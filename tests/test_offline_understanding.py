@@ -437,12 +437,8 @@ REPLIES: list[tuple[str, dict[str, Any]]] = [
     ("what is it about?", {"asked_about": "Heat (1995)"}),
     ("is the second one scary?", {"asked_about": "Inception (2010)"}),
     (
-        "I loved Heat, what else?",  # turns down the others only
-        {
-            "liked_items": ["Heat (1995)"],
-            "rejects_last": True,
-            "rejected_items": ["Inception (2010)"],
-        },
+        "I loved Heat, what else?",  # asks for more; turns nothing down
+        {"liked_items": ["Heat (1995)"]},
     ),
     ("thanks!", {"smalltalk": "thanks"}),
     ("I don't know", {}),

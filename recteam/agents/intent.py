@@ -12,7 +12,8 @@ _REQUEST = re.compile(
     r"\b(recommend|suggest|suggestions?|what should i watch|any ideas|any good|give me|show me|"
     r"find me|looking for|in the mood for|want to watch|something|anything|another|more like|"
     r"what next|what now|what else|watch next|next movie|next film|recommendations?|"
-    r"ideas?|options|picks?|one more|more please|surprise me)\b",
+    r"ideas?|options|picks?|one more|more please|surprise me|need a (?:movie|film)|"
+    r"(?:a|another|some) (?:movie|film|flick)s?|entertain me|to watch|for tonight|movie night)\b",
     re.IGNORECASE,
 )
 

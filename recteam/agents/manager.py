@@ -124,7 +124,10 @@ def _decide(ctx: TurnContext, u: Understanding, after: PreferenceProfile) -> Pla
             and bool(r.year_min or r.year_max or u.topics or after.avoids or u.mentioned_items)
         )
     )
-    if u.accepts_last and u.accepted_items and not asked:
+    new_request = bool(
+        u.genres or u.year_min or u.year_max or u.wants or u.required_people or u.exclude_genres
+    )
+    if u.accepts_last and u.accepted_items and not (asked or new_request):
         # "We love Moana already! We'll try Zootopia": taking a pick up ends the search.
         return Plan(act="CHAT", rationale="the user took up a pick")
     if u.turned_down and not new_info:

@@ -32,9 +32,9 @@ from recteam.agents.offline.linking import EntityLinker
 from recteam.agents.offline.understanding import Understanding
 from recteam.agents.reflector import write_lesson
 from recteam.agents.settings import TeamSettings
+from recteam.agents.state_update import advance, lasting_profile
 from recteam.agents.trace import TraceEvent, TurnFinished, TurnStarted
 from recteam.agents.tracer import TurnTracer, current_step
-from recteam.agents.state_update import advance, lasting_profile
 from recteam.agents.user_analyst import profile_record_id, save_profile
 from recteam.errors import InputError, RecteamError
 from recteam.memory.cooccurrence import CoMentionTable
@@ -339,7 +339,6 @@ class Recommender:
         if refs:
             state.last_picks = refs
             state.shown += [r for r in refs if all(s.id != r.id for s in state.shown)]
-        state.clarify = list(ctx.clarify)
         self._save_state(ctx.user_id, ctx.session_id, state)
 
     def _save_episode(self, ctx: TurnContext, reply: Reply) -> None:

@@ -61,10 +61,23 @@ def units_of(
         for k in range(unit.first, unit.end):
             taken[k] = True
 
+    previous_cast_end = -10
     for m in mentions:
         before = tokens[m.first - 1].key if m.first > 0 else ""
         after = tokens[m.end].key if m.end < len(tokens) else ""
-        cast = m.kind == "person" and (before in lex.cast_cues or after in lex.cast_cues_after)
+        before2 = tokens[m.first - 2].key if m.first > 1 else ""
+        # "Denzel Washington thrillers", "with both De Niro and Al Pacino": the cast too.
+        genre_after = any(t.kind == "genre" for t in lex.phrases.get((after,), ()))
+        listed = before in ("and", "or", "&") and m.first - previous_cast_end <= 1
+        cast = m.kind == "person" and (
+            before in lex.cast_cues
+            or after in lex.cast_cues_after
+            or genre_after
+            or (before == "both" and before2 in lex.cast_cues)
+            or listed
+        )
+        if cast:
+            previous_cast_end = m.end
         take(
             Unit(
                 "item" if m.kind == "title" else "cast" if cast else "person",
@@ -288,6 +301,13 @@ def segment(units: list[Unit], tokens: Sequence[Token], text: str, lex: Lexicon)
     return clauses
 
 
+_AUX_PRONOUN = frozenset(
+    (a, p)
+    for a in ("is", "was", "does", "did", "isnt", "isn", "would", "will")
+    for p in ("it", "that", "this", "there")
+)
+
+
 def _mark_questions(
     clauses: list[Clause], tokens: Sequence[Token], text: str, lex: Lexicon
 ) -> None:
@@ -312,7 +332,10 @@ def _mark_questions(
         starts_sentence = clause.joiner in ("start", "sentence")
         wh = starts_sentence and opens(clause, lex.question_words)
         aux = asks[clause.sentence] and opens(clause, lex.question_auxiliaries | lex.question_words)
-        clause.question = clause.question or wh or aux
+        # "Is it a comedy" needs no "?": an auxiliary and a pronoun open no statement.
+        pair = tuple(t.key for t in tokens[clause.start : clause.start + 2])
+        aux_pronoun = starts_sentence and pair in _AUX_PRONOUN
+        clause.question = clause.question or wh or aux or aux_pronoun
 
 
 def _mark_lists(clauses: list[Clause]) -> None:

@@ -73,6 +73,18 @@ def move_words() -> frozenset[str]:
     return frozenset(word for p in phrases for word in p.split())
 
 
+@cache
+def _genre_words() -> frozenset[str]:
+    """Words that name a genre on their own ("documentaries", "comedies", "westerns")."""
+    from recteam.agents.offline.lexicon import load_lexicon
+
+    return frozenset(
+        p[0]
+        for p, terms in load_lexicon().phrases.items()
+        if len(p) == 1 and any(t.kind == "genre" for t in terms)
+    )
+
+
 def _has(text: str, phrase: str) -> bool:
     return re.search(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", text) is not None
 
@@ -90,7 +102,12 @@ def _count(key: str, words: _Words) -> int | None:
         # "a couple of", "two more", "3 films"; "one of them" and "the first one" are references.
         if after[:2] == ["of", "them"] or after[:2] == ["of", "those"]:
             continue
-        noun = any(w in words.nouns for w in after)
+        # "3 documentaries": a genre's plural counts as a film noun; "of" only after "couple".
+        noun = (
+            any(w in words.nouns and w != "of" for w in after)
+            or (token in ("couple", "few", "pair") and after[:1] == ["of"])
+            or (bool(after) and after[0] in _genre_words())
+        )
         cued = any(before.endswith(b) for b in words.before)
         if (noun or cued) and not (token == "one" and after[:1] == ["of"]):
             return value

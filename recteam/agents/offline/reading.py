@@ -71,6 +71,7 @@ class Findings:
     vague_years: list[tuple[str, bool]] = field(default_factory=list)
     targets: int = 0
     negative_clause_without_target: bool = False
+    negative_sentence_without_target: bool = False
 
 
 def _put(value: object, into: list, *out_of: list) -> None:
@@ -89,6 +90,8 @@ def interpret(
     """`turned_down`: ids of last picks the user already rejected or disliked; "it", "that one"
     and "those" skip them ("more like that" after a 👎 means the others), ordinals do not."""
     found = Findings()
+    negative_sentences: set[int] = set()
+    target_sentences: set[int] = set()
     open_picks = [r for r in last_recommended if r.id not in turned_down] or list(last_recommended)
     earlier_items: list[ItemRef] = []
     previous: Stance | None = None
@@ -104,6 +107,9 @@ def interpret(
         targets = [u for u in clause.units if u.kind in _TARGETS]
         if not targets and (clause.has("neg") or any(u.kind == "dislike" for u in own)):
             found.negative_clause_without_target = True
+            negative_sentences.add(clause.sentence)
+        if targets:
+            target_sentences.add(clause.sentence)
         state = Stance(own[-1].kind, clause.has("neg")) if own else None
         for target in targets:
             stance = _inherited(clause, _stance(clause, target, own), own, before, target)
@@ -130,6 +136,8 @@ def interpret(
                 _quality(found, clause, target, stance)
             found.targets += 1
         previous = state
+    # "Not really my kind of humor. Something like Anchorman?": a sentence that only says no.
+    found.negative_sentence_without_target = bool(negative_sentences - target_sentences)
     return found
 
 

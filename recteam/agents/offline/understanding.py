@@ -315,6 +315,11 @@ def understand(
     units = units_of(text, tokens, mentions, lex, linker.latest_year, linker.exact_title)
     found = interpret(segment(units, tokens, text, lex), last_recommended, frozenset(turned_down))
     year_min, year_max = _years(found, lex, linker.latest_year)
+    newer = _NEWER_THAN.search(text)
+    dated = [r.year for r in last_recommended if r.year]
+    if newer and dated and not found.years:
+        # "Something newer" than the picks it answers: after the newest of them.
+        year_min = min(max(dated) + 1, year_min or max(dated) + 1)
     rejected = _rejected(found, units, last_recommended)
     ids = {r.id for r in last_recommended}
     picked = [r for r in [*found.named, *found.referenced] if r.id in ids]
@@ -468,6 +473,7 @@ def _picks_judged_unseen(found: Findings, tokens: Sequence[Token], last: Sequenc
             _put_ref(ref, found.excluded)
 
 
+_NEWER_THAN = re.compile(r"\b(newer|more recent|more modern|less old|not as old)\b", re.I)
 _FOR_GOOD = re.compile(
     r"\b(ever|never|again|for good|anymore|any more|at all|in general)\b", re.IGNORECASE
 )
@@ -683,7 +689,29 @@ _ASKED_FRAME = re.compile(
     re.IGNORECASE,
 )
 _NOT_TITLES = frozenset(
-    ["it", "that", "this", "the", "one", "those", "them", "there", "a", "movie", "film", "something", "anything", "up", "going", "on", "your", "name", "you", "new", "good"]
+    [
+        "it",
+        "that",
+        "this",
+        "the",
+        "one",
+        "those",
+        "them",
+        "there",
+        "a",
+        "movie",
+        "film",
+        "something",
+        "anything",
+        "up",
+        "going",
+        "on",
+        "your",
+        "name",
+        "you",
+        "new",
+        "good",
+    ]
 )
 
 
@@ -748,7 +776,9 @@ def _rejected(found: Findings, units: Iterable[Unit], last: Sequence[ItemRef]) -
     if named:
         return list({r.id: r for r in named}.values())
     refused = any(u.kind == "reject" for u in units)
-    flat_no = not found.targets and found.negative_clause_without_target
+    flat_no = (
+        not found.targets and found.negative_clause_without_target
+    ) or found.negative_sentence_without_target
     liked = {r.id for r in found.liked}  # "I loved Heat, what else?" turns down only the others
     return [r for r in last if r.id not in liked] if refused or flat_no else []
 
