@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from recteam.agents.dialogue_state import DialogueState, Request
 from recteam.agents.messages import ItemRef, PreferenceProfile, RecommendedItem
 from recteam.agents.trace import (
     MemoryAccess,
@@ -220,10 +221,13 @@ def test_profile_panel_shows_only_what_is_known() -> None:
         user_id="x", likes=[ItemRef(id="heat|1995", title="Heat", year=1995)], wants=["light"]
     )
     p.constraints.exclude_genres = ["Horror"]
-    p.constraints.year_min = 2000
     text = profile_markdown(p)
-    assert "Heat (1995)" in text and "light" in text and "Horror" in text and "2000 – …" in text
-    assert "dislikes" not in text
+    assert "Heat (1995)" in text and "light" in text and "Horror" in text
+    assert "dislikes" not in text and "now:" not in text
+    # The request of this conversation shows apart from what lasts.
+    state = DialogueState(request=Request(genres=["comedy"], year_min=2000, topics=["heist"]))
+    text = profile_markdown(p, state)
+    assert "**🎯 now: years**: 2000 – …" in text and "heist" in text and "comedy" in text
 
 
 def test_a_role_that_fell_back_is_said_in_the_reply() -> None:

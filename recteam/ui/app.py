@@ -83,7 +83,9 @@ def build_app(rec: Recommender, settings: Settings) -> gr.Blocks:
         return str(path)
 
     def panels(tab: TabSession, user: str) -> tuple[str, list[list[Any]]]:
-        return profile_markdown(rec.profile(user.strip() or "guest")), candidate_rows(tab.events)
+        name = user.strip() or "guest"
+        state = rec.dialogue_state(name, tab.session_id)
+        return profile_markdown(rec.profile(name), state), candidate_rows(tab.events)
 
     async def send(
         message: str, user: str, tab: TabSession | None

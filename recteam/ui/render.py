@@ -12,6 +12,7 @@ from typing import Any
 from gradio import ChatMessage
 from gradio.components.chatbot import MetadataDict
 
+from recteam.agents.dialogue_state import DialogueState
 from recteam.agents.messages import PreferenceProfile, RecommendedItem
 from recteam.agents.relevance import explain
 from recteam.agents.trace import (
@@ -210,24 +211,30 @@ def candidate_rows(events: Iterable[TraceEvent]) -> list[list[Any]]:
     ]
 
 
-def profile_markdown(profile: PreferenceProfile) -> str:
+def profile_markdown(profile: PreferenceProfile, state: DialogueState | None = None) -> str:
+    """What the team remembers for good (the profile), then what this conversation asks for now
+    (the dialogue state's request), which a new direction replaces."""
     c = profile.constraints
     rows = [
         ("👍 likes", ", ".join(i.label for i in profile.likes)),
         ("👎 dislikes", ", ".join(i.label for i in profile.dislikes)),
-        (
-            "🎭 genres wanted",
-            ", ".join(dict.fromkeys(g.lower() for g in [*c.genres, *profile.liked_genres])),
-        ),
+        ("🎭 genres you like", ", ".join(dict.fromkeys(g.lower() for g in profile.liked_genres))),
         ("🚫 genres ruled out", ", ".join(c.exclude_genres)),
         ("✨ wants", ", ".join(profile.wants)),
         ("🙅 avoids", ", ".join(profile.avoids)),
-        ("⭐ people liked", ", ".join(dict.fromkeys([*profile.liked_people, *c.people]))),
-        (
-            "📅 years",
-            f"{c.year_min or '…'} – {c.year_max or '…'}" if c.year_min or c.year_max else "",
-        ),
+        ("⭐ people liked", ", ".join(dict.fromkeys(profile.liked_people))),
         ("👀 seen / ruled out", ", ".join(i.label for i in c.exclude_items)),
     ]
+    if state is not None:
+        r = state.request
+        years = f"{r.year_min or '…'} – {r.year_max or '…'}" if r.year_min or r.year_max else ""
+        rows += [
+            ("🎯 now: genres", ", ".join(r.genres)),
+            ("🎯 now: like", ", ".join(i.label for i in r.like)),
+            ("🎯 now: years", years),
+            ("🎯 now: with", ", ".join(r.people)),
+            ("🎯 now: wants", ", ".join([*r.wants, *r.topics])),
+            ("🎯 now: avoids", ", ".join([*r.avoids, *(f"no {g}" for g in r.exclude_genres)])),
+        ]
     shown = [f"**{k}**: {html.escape(v)}" for k, v in rows if v]
     return "\n\n".join(shown) if shown else "_Nothing known yet: tell the team what you like._"
