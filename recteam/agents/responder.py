@@ -102,7 +102,7 @@ def _opening(ctx: TurnContext, n: int) -> str:
     about: list[str] = []
     liked = [i for i in r.like if state.stance_of(i.id) in ("liked", None)]
     if liked:
-        about.append(f"since you liked {liked[-1].title}")
+        about.append(f"since you liked {' and '.join(i.title for i in liked[-2:])}")
     if r.genres:
         about.append(f"for {' and '.join(g.lower() for g in r.genres)}")
     if r.year_min and r.year_max:
@@ -142,6 +142,13 @@ _CLOSINGS = (
     "Tell me what you think, or ask about any of them.",
     "Seen any of these? Tell me and I'll adjust.",
     "Want more like one of these, or something else?",
+)
+
+
+_CLOSINGS_ONE = (
+    "Tell me what you think, or ask me about it.",
+    "Seen it already? Tell me and I'll find another.",
+    "Want more like it, or something else?",
 )
 
 
@@ -210,7 +217,8 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Reply:
             return ctx.reply
         lines = [_opening(ctx, len(items))]
         lines += [f"- **{i.title}** ({i.year}){_genres(i.genres)}: {i.reason}" for i in items]
-        lines.append(_CLOSINGS[ctx.turn % len(_CLOSINGS)])
+        closings = _CLOSINGS if len(items) > 1 else _CLOSINGS_ONE
+        lines.append(closings[ctx.turn % len(closings)])
         ctx.reply = Reply(act="RECOMMEND", text="\n".join(lines), items=items)
     elif act == "ANSWER":
         ctx.reply = Reply(act="ANSWER", text=await _answer(ctx, step))
