@@ -267,3 +267,48 @@ def test_answers_come_from_facts_or_say_the_catalog_does_not_know() -> None:
     assert "only its title and year" in answer_question(bare, "plot")
     toy = CatalogItem(title="Toy Story", year=1995, genres=["Animated", "Comedy"])
     assert "likely fine" in answer_question(toy, "kids")
+
+
+def test_a_con_about_something_to_avoid_sends_the_draft_back() -> None:
+    """'Nothing violent': the offline item analyst finds it in a summary, names it in a con and
+    in `avoided`, and the reflector revises while the bus holds films without it."""
+    from recteam.agents.context import TurnContext
+    from recteam.agents.messages import Candidate
+    from recteam.agents.reflector import _decide, rule_issues
+    from recteam.agents.scoring import LikedFacts, analyse
+
+    profile = PreferenceProfile(user_id="x", avoids=["violent"])
+    brutal = Candidate(
+        item=ItemRef(id="a|2000", title="A", year=2000),
+        genres=["Crime"],
+        summary="A hitman seeks revenge in a brutal gang war.",
+        rank=1,
+    )
+    gentle = Candidate(
+        item=ItemRef(id="b|2001", title="B", year=2001),
+        genres=["Comedy"],
+        summary="Two friends open a bakery.",
+        rank=2,
+    )
+    ctx = TurnContext(
+        session_id="s",
+        user_id="x",
+        turn=1,
+        message="",
+        store=None,  # type: ignore[arg-type]
+        linker=None,
+        settings=TeamSettings(),
+        tracer=None,  # type: ignore[arg-type]
+    )
+    ctx.profile, ctx.candidates = profile, [brutal, gentle]
+    ctx.analyses = {c.item.id: analyse(c, profile, LikedFacts()) for c in ctx.candidates}
+    assert ctx.analyses["a|2000"].avoided == ["violent"]
+    assert ctx.analyses["a|2000"].fit < ctx.analyses["b|2001"].fit
+    assert any("violent" in con for con in ctx.analyses["a|2000"].cons)
+    ctx.draft = ["a|2000"]
+    issues = rule_issues(ctx)
+    assert [i.kind for i in issues] == ["avoid"]
+    assert _decide(ctx, issues).verdict == "REVISE" and "a|2000" in ctx.rejected_this_turn
+    # With nothing better on the bus, a soft wish never empties the reply.
+    ctx.draft, ctx.candidates, ctx.rejected_this_turn = ["a|2000"], [brutal], set()
+    assert rule_issues(ctx) == []

@@ -98,8 +98,8 @@ def _scary(item: CatalogItem, summary: str) -> str:
             why.append(f"its summary mentions {', '.join(words[:3])}")
         return f"Yes, {label} is likely to be scary: {' and '.join(why)}."
     if keys & _TENSE_GENRES or words:
-        why = f"its summary mentions {', '.join(words[:2])}" if words else _kind(item)
-        return f"{label} is not a horror film, but it may be tense in places ({why})."
+        tense = f"its summary mentions {', '.join(words[:2])}" if words else _kind(item)
+        return f"{label} is not a horror film, but it may be tense in places ({tense})."
     if not item.genres and not summary:
         return f"I can't tell: the catalog knows only the title and year of {label}."
     return f"Probably not: {label} is {_kind(item)}, and nothing in its summary sounds frightening."

@@ -82,7 +82,7 @@ def advance(
     return state, profile
 
 
-_LISTS: dict[str, str] = {
+_LISTS: dict[FilmStance, str] = {
     "liked": "liked_items",
     "disliked": "disliked_items",
     "seen": "seen_items",
@@ -94,7 +94,7 @@ def _hold_or_release(state: DialogueState, u: Understanding) -> Understanding:
     user says which film they mean; their answer ("the 2021 one") gives it to that film."""
     if u.ambiguous:
         held = u.ambiguous[0].id
-        stance = next(
+        stance: FilmStance | None = next(
             (s for s, f in _LISTS.items() if any(r.id == held for r in getattr(u, f))), None
         )
         asked = u.asked_about is not None and u.asked_about.id == held
