@@ -168,6 +168,36 @@ class EntityLinker:
         films = [f for f in self._films.get(key, []) if not f.alias]
         return max(films, key=lambda f: f.popularity).ref if films else None
 
+    @functools.cached_property
+    def _well_known(self) -> dict[str, Film]:
+        """Title key -> the best-known film of that key, for the better-known half of titles of
+        two or more letters: what a typo is matched against."""
+        best: dict[str, Film] = {}
+        for key, films in self._films.items():
+            real = [f for f in films if not f.alias]
+            if real and len(key) >= 4:
+                best[key] = max(real, key=lambda f: f.popularity)
+        cut = sorted(f.popularity for f in best.values())[len(best) // 2] if best else 0.0
+        return {k: f for k, f in best.items() if f.popularity >= cut}
+
+    def misspelt_title(self, words: Sequence[str]) -> ItemRef | None:
+        """'jurasic park', 'the matirx': a well-known title one or two letters away, when some
+        word is no English word (a typo, not another phrase)."""
+        import difflib
+
+        if not words or all(w in self._known or w in self._lexicon.plain_words for w in words):
+            return None
+        key = " ".join(w for w in words if w not in ("the", "a", "an") or len(words) == 1)
+        if len(key) < 5:
+            return None
+        known = self._well_known
+        # One word has fewer letters to go wrong in: "anora" is not "manor".
+        cutoff = 0.8 if " " in key else 0.88
+        close = difflib.get_close_matches(key, list(known), n=1, cutoff=cutoff)
+        if not close or len(close[0].split()) != len(key.split()):
+            return None
+        return known[close[0]].ref
+
     def namesakes(self, ref: ItemRef) -> list[tuple[ItemRef, float]]:
         """Every catalog film titled like `ref` (remakes, namesakes) with its popularity, the
         best-known first."""

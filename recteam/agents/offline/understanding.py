@@ -303,6 +303,7 @@ def understand(
     lex = linker.lexicon
     tokens = tokenize(text)
     mentions = _known_titles(tokens, linker.link_tokens(text, tokens), [*last_recommended, *known])
+    mentions = _misspelt_titles(tokens, mentions, linker)
     mentions, ambiguous = _namesakes(linker, mentions, known, tokens)
     if ambiguous:
         meant = _decided_here(text, tokens, mentions, ambiguous, lex, facts)
@@ -383,8 +384,8 @@ def understand(
             text, tokens, mentions, clarify, lex, facts
         )
     asked_unknown = None
-    if not found.asked and not found.named:
-        asked_unknown = _asked_unknown(text)
+    if not found.asked and not found.named and chat is None:
+        asked_unknown = _asked_unknown(text, lex.plain_words)
         if asked_unknown:
             unknown = [*unknown, asked_unknown]
     return Understanding(
@@ -507,6 +508,47 @@ def _bare_pick(
     rest = [t.key for k, t in enumerate(tokens) if k not in covered]
     said = {w for w in rest if w not in lex.filler and w not in ("it", "is", "the", "one")}
     return not said - _YES
+
+
+def _misspelt_titles(
+    tokens: Sequence[Token], mentions: list[Mention], linker: EntityLinker
+) -> list[Mention]:
+    """Titles typed with a slip ("i lovd the matirx and blade runer"): runs of up to four words no
+    mention took, holding a word that is no English word, matched to a well-known title."""
+    taken = {k for m in mentions for k in range(m.first, m.end)}
+    out = list(mentions)
+    k = 0
+    while k < len(tokens):
+        found = None
+        for n in (4, 3, 2, 1):
+            span = range(k, k + n)
+            if k + n > len(tokens) or any(j in taken for j in span):
+                continue
+            if any(tokens[j].clause_start for j in range(k + 1, k + n)):
+                continue
+            ref = linker.misspelt_title([tokens[j].key for j in span])
+            if ref is not None:
+                found = (n, ref)
+                break
+        if found is None:
+            k += 1
+            continue
+        n, ref = found
+        out.append(
+            Mention(
+                "title",
+                k,
+                k + n,
+                tokens[k].start,
+                tokens[k + n - 1].end,
+                " ".join(t.raw for t in tokens[k : k + n]),
+                "cue",
+                ref,
+            )
+        )
+        taken.update(range(k, k + n))
+        k += n
+    return sorted(out, key=lambda m: m.first)
 
 
 def _known_titles(
@@ -715,7 +757,7 @@ _NOT_TITLES = frozenset(
 )
 
 
-def _asked_unknown(text: str) -> str | None:
+def _asked_unknown(text: str, plain: frozenset[str]) -> str | None:
     """'whats anora about?', 'who directed conclave?': a question about one film whose title
     the catalog does not know (the linker found nothing in it)."""
     match = _ASKED_FRAME.match(text)
@@ -723,7 +765,7 @@ def _asked_unknown(text: str) -> str | None:
         return None
     title = match.group("title").strip(" ?.!\"'")
     words = normalize_key(title).split()
-    if not words or len(words) > 6 or all(w in _NOT_TITLES for w in words):
+    if not words or len(words) > 6 or all(w in _NOT_TITLES or w in plain for w in words):
         return None
     return title
 
