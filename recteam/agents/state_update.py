@@ -61,6 +61,9 @@ def advance(
         for ref in refs:
             _set(state, ref, stance, "button" if by_button else "message")
     state.clarify = list(u.ambiguous)
+    if facts is not None and not by_button:
+        for ref in _ruled_out_picks(state, u, facts):
+            _set(state, ref, "rejected", "message")
 
     lasting = Understanding(
         liked_items=liked,
@@ -120,6 +123,28 @@ def _hold_or_release(state: DialogueState, u: Understanding) -> Understanding:
             u = u.model_copy(update={"asked_about": chosen, "question": state.clarify_question})
     state.clarify_stance = state.clarify_question = None
     return u
+
+
+def _ruled_out_picks(state: DialogueState, u: Understanding, facts: FactsLookup) -> list[ItemRef]:
+    """'Please don't recommend anything with Nicolas Cage' after three Cage films: the last picks
+    that this message rules out (a person, a genre) and says nothing else of are turned down."""
+    people = {normalize_key(p) for p in u.disliked_people}
+    genres = [*u.exclude_genres, *u.disliked_genres]
+    if not (people or genres):
+        return []
+    out = []
+    for ref in state.last_picks:
+        if state.film(ref.id) is not None:
+            continue
+        item = facts(ref.id)
+        if item is None:
+            continue
+        keys = {k for g in item.genres for k in genre_keys(g)}
+        if people & {normalize_key(p) for p in item.cast} or any(
+            genre_keys(g) & keys for g in genres
+        ):
+            out.append(ref)
+    return out
 
 
 def lasting_profile(p: PreferenceProfile) -> PreferenceProfile:

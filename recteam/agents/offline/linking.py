@@ -181,6 +181,10 @@ class EntityLinker:
         return {k: f for k, f in best.items() if f.popularity >= cut}
 
     def misspelt_title(self, words: Sequence[str]) -> ItemRef | None:
+        found = self.misspelling(words)
+        return found[0] if found else None
+
+    def misspelling(self, words: Sequence[str]) -> tuple[ItemRef, float] | None:
         """'jurasic park', 'the matirx': a well-known title one or two letters away, when some
         word is no English word (a typo, not another phrase)."""
         import difflib
@@ -196,7 +200,7 @@ class EntityLinker:
         close = difflib.get_close_matches(key, list(known), n=1, cutoff=cutoff)
         if not close or len(close[0].split()) != len(key.split()):
             return None
-        return known[close[0]].ref
+        return known[close[0]].ref, difflib.SequenceMatcher(None, key, close[0]).ratio()
 
     def namesakes(self, ref: ItemRef) -> list[tuple[ItemRef, float]]:
         """Every catalog film titled like `ref` (remakes, namesakes) with its popularity, the

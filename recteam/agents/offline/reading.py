@@ -207,7 +207,10 @@ def _resolve(
         return [last[index]] if -len(last) <= index < len(last) else []
     if target.kind == "pron1":  # the item named just before, else the (first) open pick
         return earlier[-1:] or list(open_picks[:1])
-    return list(open_picks) or earlier[-2:]
+    # "Toy Story, Up and Coco: my kids love all of them": the films just listed, else the picks.
+    if len(earlier) >= 2:
+        return list(earlier)
+    return list(open_picks) or earlier
 
 
 def _item(found: Findings, ref: ItemRef, stance: Stance, question: bool) -> None:

@@ -304,6 +304,7 @@ def understand(
     tokens = tokenize(text)
     mentions = _known_titles(tokens, linker.link_tokens(text, tokens), [*last_recommended, *known])
     mentions = _misspelt_titles(tokens, mentions, linker)
+    mentions, sequels = _missing_sequels(tokens, mentions)
     mentions, ambiguous = _namesakes(linker, mentions, known, tokens)
     if ambiguous:
         meant = _decided_here(text, tokens, mentions, ambiguous, lex, facts)
@@ -345,8 +346,7 @@ def understand(
         for facet in found.avoids:
             _put_str(facet, found.lasting_avoids)
         for ref in found.excluded:
-            if ref.id not in {r.id for r in last_recommended}:
-                _put_ref(ref, found.disliked)
+            _put_ref(ref, found.disliked)
     if (
         found.asked
         and _MORE.search(text)
@@ -354,7 +354,7 @@ def understand(
     ):
         found.asked = []  # "what else for them?": a request for more, not a question about it
     moves = read_moves(text, question=bool(found.asked))
-    unknown = _unknown_titles(text, tokens, units)
+    unknown = [*sequels, *_unknown_titles(text, tokens, units)]
     # Subject words ("heist", "submarine"): what no unit took and no chat word is.
     plain = lex.plain_words | move_words() | {normalize_key(w) for t in unknown for w in t.split()}
     covered = {k for u in units for k in range(u.first, u.end)}
@@ -466,10 +466,9 @@ def _picks_judged_unseen(found: Findings, tokens: Sequence[Token], last: Sequenc
     turned down by a reference in the present tense, is rejected, not disliked."""
     if not last or any(t.key in _PAST for t in tokens):
         return
-    named = {r.id for r in found.named}
     ids = {r.id for r in last}
     for ref in list(found.disliked):
-        if ref.id in ids and ref.id not in named:
+        if ref.id in ids:
             found.disliked.remove(ref)
             _put_ref(ref, found.excluded)
 
@@ -510,6 +509,29 @@ def _bare_pick(
     return not said - _YES
 
 
+def _missing_sequels(
+    tokens: Sequence[Token], mentions: list[Mention]
+) -> tuple[list[Mention], list[str]]:
+    """'Inside Out 2' when the catalog has only Inside Out: a title followed by a sequel number
+    it does not carry names a film the catalog lacks, not the first one."""
+    kept: list[Mention] = []
+    missing: list[str] = []
+    for m in mentions:
+        nxt = tokens[m.end] if m.end < len(tokens) else None
+        if (
+            m.kind == "title"
+            and m.item is not None
+            and nxt is not None
+            and not nxt.clause_start
+            and nxt.key in ("2", "3", "4", "5", "ii", "iii", "iv")
+            and not m.item.title.rstrip().endswith((nxt.raw, nxt.raw.upper()))
+        ):
+            missing.append(f"{m.text} {nxt.raw}")
+            continue
+        kept.append(m)
+    return kept, missing
+
+
 def _misspelt_titles(
     tokens: Sequence[Token], mentions: list[Mention], linker: EntityLinker
 ) -> list[Mention]:
@@ -520,16 +542,16 @@ def _misspelt_titles(
     k = 0
     while k < len(tokens):
         found = None
+        best = 0.0
         for n in (4, 3, 2, 1):
             span = range(k, k + n)
             if k + n > len(tokens) or any(j in taken for j in span):
                 continue
             if any(tokens[j].clause_start for j in range(k + 1, k + n)):
                 continue
-            ref = linker.misspelt_title([tokens[j].key for j in span])
-            if ref is not None:
-                found = (n, ref)
-                break
+            match = linker.misspelling([tokens[j].key for j in span])
+            if match is not None and match[1] > best:  # the closest, not the longest
+                found, best = (n, match[0]), match[1]
         if found is None:
             k += 1
             continue
@@ -770,10 +792,30 @@ def _asked_unknown(text: str, plain: frozenset[str]) -> str | None:
     return title
 
 
+_TITLE_JOINERS = frozenset({"of", "the", "a", "an", "and", "in", "on", "to", "for", "at"})
+
+
 def _unknown_titles(text: str, tokens: Sequence[Token], units: Sequence[Unit]) -> list[str]:
-    """A quoted phrase that names no catalog film: 'I loved "Zyzzyx Road"'."""
+    """What names a film the catalog lacks: a quoted phrase ('I loved "Zyzzyx Road"'), or a run
+    of capitalised words right after a stance ("I loved Poor Things and Heat") that nothing took."""
     covered = {k for u in units for k in range(u.first, u.end)}
     found = []
+    for u in units:
+        if u.kind not in ("like", "dislike", "seen", "similar") or u.end >= len(tokens):
+            continue
+        k = u.end
+        run: list[int] = []
+        while k < len(tokens) and k not in covered and not (run and tokens[k].clause_start):
+            t = tokens[k]
+            if t.capitalised and not t.sentence_start:
+                run.append(k)
+            elif not (run and t.key in _TITLE_JOINERS):
+                break
+            k += 1
+        while run and tokens[run[-1]].key in _TITLE_JOINERS:
+            run.pop()
+        if run:
+            found.append(text[tokens[run[0]].start : tokens[run[-1]].end])
     for match in re.finditer(r"[\"“”]([^\"“”]{2,80})[\"“”]", text):
         inside = [k for k, t in enumerate(tokens) if match.start(1) <= t.start < match.end(1)]
         if inside and not any(k in covered for k in inside):
