@@ -133,7 +133,11 @@ def interpret(
             elif target.kind in ("person", "cast"):
                 _person(found, target, stance, clause.question)
             elif not about_item:
-                _quality(found, clause, target, stance)
+                praised = _praised_films(clause, target, stance, earlier_items, last_recommended)
+                for ref in praised:  # "both were hilarious", "it was so funny"
+                    _item(found, ref, Stance("like", False), False)
+                if not praised:
+                    _quality(found, clause, target, stance)
             found.targets += 1
         previous = state
     # "Not really my kind of humor. Something like Anchorman?": a sentence that only says no.
@@ -298,6 +302,31 @@ def _quality(found: Findings, clause: Clause, target: Unit, stance: Stance) -> N
     # "recent" / "classic" bound the years too, unless they describe a film ("Heat is a classic").
     if value in ("recent", "classic") and verdict != "allow" and not clause.has("item"):
         found.vague_years.append((value, verdict == "want"))
+
+
+# Facets that praise a film they describe ("Superbad was hilarious"); others ("dark", "scary",
+# "slow") describe it without saying whether the user liked it.
+_PRAISE = frozenset(
+    {"funny", "feel-good", "epic", "visually-stunning", "thought-provoking", "mind-bending"}
+)
+
+
+def _praised_films(
+    clause: Clause,
+    target: Unit,
+    stance: Stance,
+    earlier: list[ItemRef],
+    last: Sequence[ItemRef],
+) -> list[ItemRef]:
+    if target.kind != "facet" or target.value not in _PRAISE or stance.cue or stance.negated:
+        return []
+    if not _describes_a_film(clause, target):
+        return []
+    films = [u for u in clause.units if u.kind in ("item", *_REFERENCES) and u.first < target.first]
+    refs: list[ItemRef] = []
+    for u in films:
+        refs += _resolve(u, earlier, last, list(last))
+    return refs
 
 
 def _describes_a_film(clause: Clause, target: Unit) -> bool:
