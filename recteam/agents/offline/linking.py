@@ -48,6 +48,7 @@ from recteam.agents.offline.signals import (
     capitalised_title,
     capitals_informative,
     inside_capitals,
+    list_ends,
     list_starts,
     name_capitalised,
     quoted,
@@ -258,7 +259,10 @@ class EntityLinker:
         capitals = capitals_informative(tokens)
         mentions = self._link(text, tokens, capitals, frozenset())
         for _ in range(3):
-            listed = list_starts(tokens, [m.end for m in mentions if m.kind == "title"])
+            titles = [m for m in mentions if m.kind == "title"]
+            listed = list_starts(tokens, [m.end for m in titles])
+            # ...and before one: "mean girls and Clueless", "heat, Alien and Aliens".
+            listed |= frozenset(-1 - e for e in list_ends(tokens, [m.first for m in titles]))
             if not listed:
                 break
             again = self._link(text, tokens, capitals, listed)
@@ -332,8 +336,19 @@ class EntityLinker:
             year, end = None, j
             film = choose_film(films, article, None)
         assert film is not None
+        # `listed` holds the starts of titles listed after a linked one, and, as -1 - end, the
+        # ends of those listed before one.
         evidence = self._title_evidence(
-            text, tokens, first, i, j, end, key, capitals, year, first in listed
+            text,
+            tokens,
+            first,
+            i,
+            j,
+            end,
+            key,
+            capitals,
+            year,
+            first in listed or ((-1 - end) in listed and end - first >= 2),
         )
         if evidence is None:
             return None

@@ -108,7 +108,8 @@ def _count(key: str, words: _Words) -> int | None:
             or (token in ("couple", "few", "pair") and after[:1] == ["of"])
             or (bool(after) and after[0] in _genre_words())
         )
-        cued = any(before.endswith(b) for b in words.before)
+        # "give me your top 5" counts; "my top 4" tells a taste.
+        cued = any(before.endswith(b) for b in words.before) and not before.endswith("my top")
         if (noun or cued) and not (token == "one" and after[:1] == ["of"]):
             return value
     for phrase, value in words.phrases.items():

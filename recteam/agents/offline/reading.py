@@ -140,9 +140,35 @@ def interpret(
                     _quality(found, clause, target, stance)
             found.targets += 1
         previous = state
+    _stance_back_along_lists(clauses, found, last_recommended)
     # "Not really my kind of humor. Something like Anchorman?": a sentence that only says no.
     found.negative_sentence_without_target = bool(negative_sentences - target_sentences)
     return found
+
+
+def _stance_back_along_lists(
+    clauses: Sequence[Clause], found: Findings, last: Sequence[ItemRef]
+) -> None:
+    """'The Godfather, Goodfellas, The Departed and Casino are my top 4': a list whose stance
+    comes after its last film gives that stance to every film of the list."""
+    for n, clause in enumerate(clauses):
+        if not clause.listed or not any(u.kind in STANCES for u in clause.units):
+            continue
+        cue = next(u for u in clause.units if u.kind in STANCES)
+        items = [u for u in clause.units if u.kind == "item"]
+        if not items or cue.first < items[-1].first:
+            continue  # the cue comes before the film: it was read as usual
+        k = n - 1
+        while k >= 0 and (clauses[k].listed or k == n - 1 or clauses[k + 1].listed):
+            prior = clauses[k]
+            if any(u.kind in STANCES for u in prior.units):
+                break
+            for u in prior.units:
+                if u.kind == "item":
+                    _item(found, u.value, Stance(cue.kind, clause.has("neg")), False)
+            if not prior.listed:
+                break
+            k -= 1
 
 
 def _stance(clause: Clause, target: Unit, own: list[Unit]) -> Stance:

@@ -13,6 +13,7 @@ __all__ = [
     "capitalised_title",
     "capitals_informative",
     "inside_capitals",
+    "list_ends",
     "list_starts",
     "name_capitalised",
     "quoted",
@@ -113,6 +114,20 @@ def capitals_informative(tokens: Sequence[Token]) -> bool:
         t for t in tokens if t.key in _MINOR - ARTICLES and not t.sentence_start and t.raw.isalpha()
     ]
     return len(function) < 2 or sum(t.raw[0].isupper() for t in function) < 0.7 * len(function)
+
+
+def list_ends(tokens: Sequence[Token], title_starts: Iterable[int]) -> frozenset[int]:
+    """Token ends (exclusive) of a title listed right before a linked one: "Heat and Alien",
+    "Heat, Alien"."""
+    ends: set[int] = set()
+    for k in title_starts:
+        if k <= 0 or tokens[k].sentence_start:
+            continue
+        if tokens[k - 1].key in ("and", "or", "&") and k - 1 > 0:
+            ends.add(k - 1)
+        elif "," in tokens[k].gap:
+            ends.add(k)
+    return frozenset(ends)
 
 
 def list_starts(tokens: Sequence[Token], title_ends: Iterable[int]) -> frozenset[int]:
