@@ -203,3 +203,36 @@ async def test_a_turn_that_takes_too_long_ends_with_a_sentence(films_store: Memo
     done = finished(await turn(rec, "gus", "a crime film"))
     assert done.error and "team.turn_timeout" in done.error
     assert done.reply.startswith("Sorry, something went wrong")
+
+
+async def test_an_llm_user_analyst_fills_the_same_dialogue_state(films_store: MemoryStore) -> None:
+    """One schema, one merge: the model's titles are linked to the last picks first, and its
+    accepted pick, count and new direction land in the dialogue state as the reader's would."""
+    from recteam.agents.messages import ItemRef
+
+    clients = scripted(
+        manager=[PLAN_RECOMMEND],
+        user_analyst=[
+            {
+                "accepted_titles": ["Interstellar"],
+                "genres": ["Science Fiction"],
+                "year_min": 2010,
+                "count": 1,
+                "new_direction": True,
+                "disliked_genres": ["Horror"],
+            }
+        ],
+    )
+    rec = team(films_store, clients)
+    picks = [
+        ItemRef(id="arrival|2016", title="Arrival", year=2016),
+        ItemRef(id="interstellar|2014", title="Interstellar", year=2014),
+    ]
+    await rec.add_assistant_turn("lu", "s1", "picks", picks)
+    done = finished(await turn(rec, "lu", "the second one, and one more like it from the 2010s"))
+    state = rec.dialogue_state("lu", "s1")
+    assert {f.item.id: f.stance for f in state.films} == {"interstellar|2014": "accepted"}
+    assert state.request.year_min == 2010 and state.request.genres == ["Science Fiction"]
+    assert "Horror" in rec.profile("lu").constraints.exclude_genres
+    assert rec.profile("lu").constraints.year_min is None  # years belong to the request
+    assert len(done.items) == 1 and done.items[0].id not in {p.id for p in picks}
