@@ -4,8 +4,9 @@ and the report (JSON and a Markdown table).
 Nothing a scored dialogue says reaches its own ranking: popularity, co-mentions and the entity
 linker's popularity come from the other folds, and so do the ranking weights. Every turn's
 ranked pool is kept with its signals; after the team has run, each fold's pools are re-ranked by
-weights fitted (ranking_fit's coordinate search) on the other folds' pools only. That re-ranked
-searcher order is the team's reported ranking; `in_sample_weights` reports instead the team's
+weights fitted (ranking_fit's coordinate search, from equal weights) on the other folds' pools
+only. That re-ranked searcher order is the team's reported ranking (the pools themselves were
+gathered with the shipped weights: the content source's query direction uses three of them); `in_sample_weights` reports instead the team's
 own ranking with the shipped weights of data/ranking.toml, which were fitted on ReDial dev.
 """
 
@@ -53,6 +54,7 @@ from recteam.orchestration.session import Recommender
 __all__ = ["EvalConfig", "markdown_table", "ranking_of", "run_redial"]
 
 TEAM = "recteam"
+NEUTRAL_WEIGHT = 0.3  # where the out-of-fold search starts, for every signal
 Callback = Callable[[int], None]
 
 
@@ -73,7 +75,7 @@ class EvalConfig:
     signals_out: Path | None = None  # record every turn's ranked pool (for eval fit-ranking)
     describe_from_dialogues: bool = False  # films without a summary: what training dialogues said
     in_sample_weights: bool = False  # report the shipped weights (fitted on ReDial dev) instead
-    fit_rounds: int = 3  # coordinate-search rounds of the out-of-fold fit
+    fit_rounds: int = 10  # coordinate-search rounds of the out-of-fold fit (it stops earlier)
 
 
 def ranking_of(events: list[TraceEvent]) -> list[str]:
@@ -155,7 +157,9 @@ def _out_of_fold(
     fold_of = [fold_of_key[k] for k in pools.keys]
     shipped = weights()
     on_stage(f"fitting the ranking weights of each fold on the other folds' {len(pools):,} pools")
-    fits = out_of_fold(pools, fold_of, shipped, rounds)
+    # The search starts from equal weights, not from the shipped ones: those were fitted on
+    # ReDial dev, so starting there would carry the scored fold into its own weights.
+    fits = out_of_fold(pools, fold_of, dict.fromkeys(pools.signals, NEUTRAL_WEIGHT), rounds)
     oof = RecallCounter()
     for fit in fits:
         oof.merge(_counter(fit.new, fit.all))
@@ -164,6 +168,7 @@ def _out_of_fold(
     report = {
         "method": "per fold, the coordinate search of `eval fit-ranking` on the other folds' "
         "recorded pools only; the fold's pools re-ranked by those weights",
+        "start": f"every weight {NEUTRAL_WEIGHT} (not the shipped weights, fitted on ReDial dev)",
         "rounds": rounds,
         "folds": [
             {
