@@ -25,7 +25,9 @@ def _keys(item: CatalogItem) -> set[str]:
 
 def _kind(item: CatalogItem) -> str:
     genres = ", ".join(g.lower() for g in item.genres)
-    return f"a {genres} film" if genres else "a film"
+    if not genres:
+        return "a film"
+    return f"{'an' if genres[0] in 'aeiou' else 'a'} {genres} film"
 
 
 def _sentences(text: str, limit: int = 320) -> str:

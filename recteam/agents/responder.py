@@ -184,7 +184,7 @@ async def _which_film(ctx: TurnContext) -> str:
         it = found.get(o.id)
         who = f", with {it.cast[0]}" if it and it.cast else ""
         parts.append(f"{o.label}{who}")
-    listed = ", ".join(parts[:-1]) + f" or {parts[-1]}" if len(parts) > 1 else parts[0]
+    listed = ", ".join(parts[:-1]) + f", or {parts[-1]}" if len(parts) > 1 else parts[0]
     return f"Which {options[0].title} do you mean: {listed}?"
 
 

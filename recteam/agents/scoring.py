@@ -105,7 +105,8 @@ def analyse(c: Candidate, profile: PreferenceProfile, liked: LikedFacts) -> Item
             break
     found = [t for t in liked.topics if re.search(rf"\b{re.escape(t.lower())}", summary)]
     if found:
-        pros.append((3, f"its story involves {' and '.join(found[:2])}, as you asked"))
+        said = " and ".join(f"“{t}”" for t in found[:2])
+        pros.append((3, f"its summary mentions {said}, which you asked for"))
         score += 0.1
 
     asked = _keys(profile.constraints.genres)

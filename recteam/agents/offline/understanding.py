@@ -369,14 +369,12 @@ def understand(
     ]
     # A genre said by a narrower word ("heist" for crime, "zombie" for horror) keeps the word.
     topics += [
-        tokens[u.first].raw
+        " ".join(t.raw for t in tokens[u.first : u.end])
         for u in units
         if u.kind == "genre"
-        and u.end - u.first == 1
         and not str(u.value).startswith(tokens[u.first].key[:4])
         and len(tokens[u.first].key) > 3
-        and tokens[u.first].key not in move_words()
-        and tokens[u.first].key not in _TOPIC_STOP
+        and (u.end - u.first > 1 or tokens[u.first].key not in move_words() | _TOPIC_STOP)
     ]
     clarified = None
     if clarify:
