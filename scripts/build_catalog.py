@@ -12,11 +12,15 @@
 
 ReDial's films that Wikipedia's American list lacks (matched as the evaluation does: normalised
 title and year +-1, a series' main title, 'Episode VIII' dropped) join as title-and-year items
-with no genres, no cast and popularity 0. Only the list of titles is used: the CSV's
-nbMentions counts include ReDial's test dialogues and rank nothing.
+with no genres and no cast. Only the list of titles is used: the CSV's nbMentions counts include
+ReDial's test dialogues and rank nothing.
 
-Popularity, the prior that orders results when nothing else does, is computed from what
-Wikipedia says of a film only: summary length, cast listed, a poster.
+Popularity, the prior that orders results when nothing else does (and that tells which of two
+same-titled films a person means), is computed from what Wikipedia says of a film (summary
+length, cast listed, a poster) plus LISTED_BONUS when the film is on ReDial's list of films
+people named in chat (membership only, the same for every listed film, its count never read).
+A listed film Wikipedia's list lacks gets the median popularity of the listed films it has, so
+"Oldboy" is as likely the 2003 film as the 2013 remake.
 
     uv run python scripts/build_catalog.py [../shared/data/wikipedia-movies]
         [../shared/data/redial/movies_with_mentions.csv] [--reembed]
@@ -60,6 +64,33 @@ def _popularity(item: CatalogItem, raw: dict) -> float:
     words = len((raw.get("extract") or "").split())
     score = 0.5 * math.log1p(words) + 0.3 * math.log1p(len(item.cast))
     return round(score + (0.3 if raw.get("thumbnail") else 0.0), 3)
+
+
+LISTED_BONUS = 1.0
+
+
+def listed_prior(films: list[CatalogItem], extra: list[CatalogItem], movies_csv: Path) -> None:
+    """Adds LISTED_BONUS to the catalog films on ReDial's list (same title key, the same year,
+    else a year apart when no film of that key has the very year) and gives the listed films
+    Wikipedia lacks the median popularity of the listed ones it has. In place."""
+    listed = {(title_key(m.title), m.year) for m in load_movies(movies_csv).values()}
+    by_key: dict[str, list[CatalogItem]] = {}
+    for it in films:
+        by_key.setdefault(title_key(it.title), []).append(it)
+    boosted: list[CatalogItem] = []
+    for key, year in listed:
+        same = by_key.get(key, [])
+        exact = [it for it in same if it.year == year]
+        near = exact or [it for it in same if it.year and year and abs(it.year - year) <= 1]
+        boosted += near[:1]
+    for it in {id(it): it for it in boosted}.values():
+        it.popularity = round(it.popularity + LISTED_BONUS, 3)
+    ranked = sorted(it.popularity for it in boosted) or [LISTED_BONUS]
+    median, lower = ranked[len(ranked) // 2], ranked[len(ranked) // 4]
+    for it in extra:
+        # A title Wikipedia's list has under another year is most often a namesake the chat
+        # mentioned in passing: the lower quartile, so "Heat" stays the 1995 film.
+        it.popularity = lower if title_key(it.title) in by_key else median
 
 
 def redial_only(films: list[CatalogItem], movies_csv: Path) -> list[CatalogItem]:
@@ -183,6 +214,8 @@ def main() -> None:
     )
     extra = redial_only(films, movies_csv) if movies_csv.exists() else []
     print(f"{len(extra)} ReDial films not in the Wikipedia list added as title-and-year items")
+    if movies_csv.exists():
+        listed_prior(films, extra, movies_csv)
     films += extra
     films.sort(key=lambda it: (it.year or 0, it.title, it.id))
     described = [it for it in films if it.description]
