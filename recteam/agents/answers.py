@@ -16,6 +16,7 @@ __all__ = ["answer_question"]
 _SCARY_GENRES = {"horror", "slasher", "supernatural", "found footage"}
 _TENSE_GENRES = {"thriller", "suspense", "mystery", "crime", "war", "noir"}
 _KIDS_GENRES = {"family", "animated", "animation", "children s", "musical"}
+_INTENSE_GENRES = {"action", "martial arts", "disaster", "superhero", "spy", "science fiction"}
 _ADULT_GENRES = {"horror", "slasher", "erotic", "crime", "war", "thriller", "noir"}
 
 
@@ -123,4 +124,10 @@ def _kids(item: CatalogItem, summary: str) -> str:
         return rating + f"{label} is probably not for young children: {' and '.join(why)}."
     if not item.genres and not summary:
         return f"I can't tell: the catalog knows only the title and year of {label}."
+    intense = sorted(keys & _INTENSE_GENRES)
+    if intense:
+        return rating + (
+            f"{label} is {_kind(item)}: fine for older kids perhaps, but {' and '.join(intense)} "
+            "films can be too intense for young children."
+        )
     return rating + f"{label} is {_kind(item)}; nothing marks it as unsuitable, but check a rating."
