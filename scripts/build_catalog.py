@@ -86,11 +86,11 @@ def listed_prior(films: list[CatalogItem], extra: list[CatalogItem], movies_csv:
     for it in {id(it): it for it in boosted}.values():
         it.popularity = round(it.popularity + LISTED_BONUS, 3)
     ranked = sorted(it.popularity for it in boosted) or [LISTED_BONUS]
-    median, lower = ranked[len(ranked) // 2], ranked[len(ranked) // 4]
+    median = ranked[len(ranked) // 2]
     for it in extra:
         # A title Wikipedia's list has under another year is most often a namesake the chat
-        # mentioned in passing: the lower quartile, so "Heat" stays the 1995 film.
-        it.popularity = lower if title_key(it.title) in by_key else median
+        # mentioned in passing ("Heat (2006)"): the bonus alone, so "Heat" stays the 1995 film.
+        it.popularity = LISTED_BONUS if title_key(it.title) in by_key else median
 
 
 def redial_only(films: list[CatalogItem], movies_csv: Path) -> list[CatalogItem]:
