@@ -181,6 +181,13 @@ class EntityLinker:
         cut = sorted(f.popularity for f in best.values())[len(best) // 2] if best else 0.0
         return {k: f for k, f in best.items() if f.popularity >= cut}
 
+    @functools.cached_property
+    def _typo_buckets(self) -> dict[tuple[str, int], list[str]]:
+        buckets: dict[tuple[str, int], list[str]] = {}
+        for key in self._well_known:
+            buckets.setdefault((key[0], len(key)), []).append(key)
+        return buckets
+
     def misspelt_title(self, words: Sequence[str]) -> ItemRef | None:
         found = self.misspelling(words)
         return found[0] if found else None
@@ -198,7 +205,14 @@ class EntityLinker:
         known = self._well_known
         # One word has fewer letters to go wrong in: "anora" is not "manor".
         cutoff = 0.8 if " " in key else 0.88
-        close = difflib.get_close_matches(key, list(known), n=1, cutoff=cutoff)
+        # Only titles that start with the same letter and are about as long (a slip rarely hits
+        # the first letter): a few hundred comparisons, not the whole catalog's.
+        pool = [
+            k
+            for n in range(max(1, len(key) - 2), len(key) + 3)
+            for k in self._typo_buckets.get((key[0], n), ())
+        ]
+        close = difflib.get_close_matches(key, pool, n=1, cutoff=cutoff)
         if not close or len(close[0].split()) != len(key.split()):
             return None
         return known[close[0]].ref, difflib.SequenceMatcher(None, key, close[0]).ratio()
