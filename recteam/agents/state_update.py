@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from recteam.agents.dialogue_state import DialogueState, FilmStance, FilmState, Request
 from recteam.agents.messages import ItemRef, PreferenceProfile
-from recteam.agents.offline.understanding import Understanding
+from recteam.agents.offline.understanding import Understanding, merge_year_bounds
 from recteam.memory.genres import genre_keys
 from recteam.memory.items import CatalogItem, normalize_key
 
@@ -195,15 +195,7 @@ def _request(
         for g in r.exclude_genres
         if normalize_key(g) not in {normalize_key(a) for a in u.allowed_genres}
     ]
-    if u.year_min is not None or u.year_max is not None:
-        if u.year_min is not None:
-            r.year_min = u.year_min
-            if u.year_max is None and r.year_max is not None and r.year_max < u.year_min:
-                r.year_max = None
-        if u.year_max is not None:
-            r.year_max = u.year_max
-            if u.year_min is None and r.year_min is not None and r.year_min > u.year_max:
-                r.year_min = None
+    merge_year_bounds(r, u.year_min, u.year_max)
     for person in u.required_people:
         if person not in r.people:
             r.people.append(person)

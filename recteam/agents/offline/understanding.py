@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +24,7 @@ from recteam.agents.offline.reading import Findings, interpret
 from recteam.agents.offline.text import Token, tokenize
 from recteam.memory.items import CatalogItem, normalize_key, title_key
 
-__all__ = ["Smalltalk", "Understanding", "understand"]
+__all__ = ["Smalltalk", "Understanding", "merge_year_bounds", "understand"]
 
 Smalltalk = Literal["greeting", "thanks", "bye"]
 # Verbs and adverbs of chat the lexicon's word list lacks; never a film's subject.
@@ -252,15 +252,20 @@ class Understanding(BaseModel):
             _drop(c.exclude_genres, genre)
 
     def _merge_years(self, p: PreferenceProfile) -> None:
-        c = p.constraints
-        if self.year_min is not None:
-            c.year_min = self.year_min
-            if self.year_max is None and c.year_max is not None and c.year_max < self.year_min:
-                c.year_max = None
-        if self.year_max is not None:
-            c.year_max = self.year_max
-            if self.year_min is None and c.year_min is not None and c.year_min > self.year_max:
-                c.year_min = None
+        merge_year_bounds(p.constraints, self.year_min, self.year_max)
+
+
+def merge_year_bounds(bounds: Any, low: int | None, high: int | None) -> None:
+    """Sets the sides a message bounds on `bounds` (anything with year_min / year_max), dropping
+    the other side when it would leave no year at all ("from the 90s", then "after 2005")."""
+    if low is not None:
+        bounds.year_min = low
+        if high is None and bounds.year_max is not None and bounds.year_max < low:
+            bounds.year_max = None
+    if high is not None:
+        bounds.year_max = high
+        if low is None and bounds.year_min is not None and bounds.year_min > high:
+            bounds.year_min = None
 
 
 def _same(a: str, b: str) -> bool:
