@@ -66,6 +66,9 @@ class TurnContext:
     rejected_this_turn: set[str] = field(default_factory=set)  # item ids the reflector struck
     reply: Reply | None = None
     _facts: dict[str, CatalogItem | None] = field(default_factory=dict, repr=False)
+    _advanced: tuple[Any, tuple[DialogueState, PreferenceProfile, PreferenceProfile]] | None = (
+        field(default=None, repr=False)
+    )
 
     @property
     def last_recommended(self) -> list[ItemRef]:
@@ -113,10 +116,15 @@ class TurnContext:
         """(state, lasting profile, effective profile) after the reading `u` of this message."""
         from recteam.agents.state_update import advance
 
+        # The manager and the offline user analyst merge the same reading: once is enough.
+        if self._advanced is not None and self._advanced[0] is u:
+            return self._advanced[1]
         lasting = self.lasting_before or PreferenceProfile(user_id=self.user_id)
         state, lasting = advance(self.state_before, lasting, u, self.facts)
         state.turn = self.turn
-        return state, lasting, state.effective_profile(lasting)
+        result = (state, lasting, state.effective_profile(lasting))
+        self._advanced = (u, result)
+        return result
 
     @property
     def picks(self) -> int:

@@ -216,20 +216,28 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
         last_recommended=[i.model_dump() for i in ctx.last_recommended],
     )
 
-    def link(titles: list[str]) -> list[ItemRef]:
-        return _link(ctx, step, titles)
-
-    asked = await asyncio.to_thread(
-        link, [delta.asked_about_title] if delta.asked_about_title else []
+    fields = {
+        "asked": [delta.asked_about_title] if delta.asked_about_title else [],
+        "liked_items": delta.liked_titles,
+        "disliked_items": delta.disliked_titles,
+        "seen_items": delta.seen_titles,
+        "accepted_items": delta.accepted_titles,
+        "rejected_items": delta.rejected_titles,
+        "excluded_items": delta.never_titles,
+    }
+    # One trip to the catalog for every title the model named.
+    linked = await asyncio.to_thread(
+        lambda: {name: _link(ctx, step, titles) for name, titles in fields.items()}
     )
+    asked = linked.pop("asked")
     offline = ctx.understand()
     u = Understanding(
-        liked_items=await asyncio.to_thread(link, delta.liked_titles),
-        disliked_items=await asyncio.to_thread(link, delta.disliked_titles),
-        seen_items=await asyncio.to_thread(link, delta.seen_titles),
-        accepted_items=await asyncio.to_thread(link, delta.accepted_titles),
-        rejected_items=await asyncio.to_thread(link, delta.rejected_titles),
-        excluded_items=await asyncio.to_thread(link, delta.never_titles),
+        liked_items=linked["liked_items"],
+        disliked_items=linked["disliked_items"],
+        seen_items=linked["seen_items"],
+        accepted_items=linked["accepted_items"],
+        rejected_items=linked["rejected_items"],
+        excluded_items=linked["excluded_items"],
         named_items=offline.named_items,
         asked_about=asked[0] if asked else None,
         question=delta.question,

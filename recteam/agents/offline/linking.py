@@ -58,7 +58,7 @@ from recteam.agents.offline.text import Token, tokenize
 from recteam.agents.relevance import title_words
 from recteam.memory.items import CatalogItem
 
-__all__ = ["EntityLinker", "Mention", "Tier"]
+__all__ = ["EntityLinker", "Mention", "Tier", "mention_at"]
 
 
 class Tier(IntEnum):
@@ -320,10 +320,10 @@ class EntityLinker:
         if person and (
             not self._name_needs_capitals[key] or (capitals and name_capitalised(tokens[i:j]))
         ):
-            yield _mention("person", text, tokens, i, j, "name", person=person), 0 if cued else 2
+            yield mention_at("person", text, tokens, i, j, "name", person=person), 0 if cued else 2
         short = self._short_names.get(key) if j == i + 1 else None
         if short and (cued or (capitals and tokens[i].capitalised)):
-            yield _mention("person", text, tokens, i, j, "name", person=short), 0 if cued else 2
+            yield mention_at("person", text, tokens, i, j, "name", person=short), 0 if cued else 2
 
     def _title(
         self,
@@ -366,7 +366,7 @@ class EntityLinker:
         )
         if evidence is None:
             return None
-        return _mention("title", text, tokens, first, end, evidence, item=film.ref)
+        return mention_at("title", text, tokens, first, end, evidence, item=film.ref)
 
     def _title_evidence(
         self,
@@ -432,7 +432,7 @@ class EntityLinker:
         )
 
 
-def _mention(
+def mention_at(
     kind: Literal["title", "person"],
     text: str,
     tokens: Sequence[Token],
@@ -442,6 +442,7 @@ def _mention(
     item: ItemRef | None = None,
     person: str | None = None,
 ) -> Mention:
+    """The mention of tokens[first:end], its text as typed (with a closing bracket of a year)."""
     start, stop = tokens[first].start, tokens[end - 1].end
     if stop < len(text) and text[stop] in ")]" and tokens[end - 1].gap.strip() in ("(", "["):
         stop += 1  # the closing bracket of "(1995)"

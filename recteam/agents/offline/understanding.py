@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from recteam.agents.messages import ItemRef, PreferenceProfile
 from recteam.agents.offline.clauses import Unit, segment, units_of
 from recteam.agents.offline.lexicon import STANCES, Lexicon
-from recteam.agents.offline.linking import EntityLinker, Mention
+from recteam.agents.offline.linking import EntityLinker, Mention, mention_at
 from recteam.agents.offline.moves import QuestionKind, move_words, read_moves
 from recteam.agents.offline.reading import Findings, interpret
 from recteam.agents.offline.text import Token, tokenize
@@ -307,8 +307,9 @@ def understand(
     lookup by id, so that "the original Total Recall with Arnold" decides between namesakes."""
     lex = linker.lexicon
     tokens = tokenize(text)
-    mentions = _known_titles(tokens, linker.link_tokens(text, tokens), [*last_recommended, *known])
-    mentions = _misspelt_titles(tokens, mentions, linker)
+    mentions = linker.link_tokens(text, tokens)
+    mentions = _known_titles(text, tokens, mentions, [*last_recommended, *known])
+    mentions = _misspelt_titles(text, tokens, mentions, linker)
     mentions, sequels = _missing_sequels(tokens, mentions)
     mentions, ambiguous = _namesakes(linker, mentions, known, tokens)
     if ambiguous:
@@ -536,7 +537,7 @@ def _missing_sequels(
 
 
 def _misspelt_titles(
-    tokens: Sequence[Token], mentions: list[Mention], linker: EntityLinker
+    text: str, tokens: Sequence[Token], mentions: list[Mention], linker: EntityLinker
 ) -> list[Mention]:
     """Titles typed with a slip ("i lovd the matirx and blade runer"): runs of up to four words no
     mention took, holding a word that is no English word, matched to a well-known title."""
@@ -559,25 +560,14 @@ def _misspelt_titles(
             k += 1
             continue
         n, ref = found
-        out.append(
-            Mention(
-                "title",
-                k,
-                k + n,
-                tokens[k].start,
-                tokens[k + n - 1].end,
-                " ".join(t.raw for t in tokens[k : k + n]),
-                "cue",
-                ref,
-            )
-        )
+        out.append(mention_at("title", text, tokens, k, k + n, "cue", item=ref))
         taken.update(range(k, k + n))
         k += n
     return sorted(out, key=lambda m: m.first)
 
 
 def _known_titles(
-    tokens: Sequence[Token], mentions: list[Mention], known: Sequence[ItemRef]
+    text: str, tokens: Sequence[Token], mentions: list[Mention], known: Sequence[ItemRef]
 ) -> list[Mention]:
     """A film this conversation already named is meant by its title however it is typed ("ooh
     gravity! yes" after Gravity was recommended; "the arrival" for Arrival (2016)), before any
@@ -607,18 +597,7 @@ def _known_titles(
             ]
             if any(set(range(m.first, m.end)) & span for m in out):
                 continue
-            out.append(
-                Mention(
-                    "title",
-                    start,
-                    k + n,
-                    tokens[start].start,
-                    tokens[k + n - 1].end,
-                    " ".join(t.raw for t in tokens[start : k + n]),
-                    "cue",
-                    ref,
-                )
-            )
+            out.append(mention_at("title", text, tokens, start, k + n, "cue", item=ref))
     return sorted(out, key=lambda m: m.first)
 
 
