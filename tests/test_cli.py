@@ -137,3 +137,21 @@ def test_serve_on_a_busy_port_says_which_setting_to_change(tmp_path: Path) -> No
     assert done.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use" in done.stderr and "ui.port" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_changed_catalog_file_updates_the_store_once(tmp_path: Path) -> None:
+    films = tmp_path / "films.jsonl"
+    films.write_text(FILMS.read_text(encoding="utf-8"), encoding="utf-8")
+    env = {"RECTEAM_CATALOG__PATH": str(films)}
+    first = recteam("search", "Zzyzx", "--json", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "First start" in first.stdout
+    # a new version of the file (as a new recteam ships a new catalog): one update, then none
+    with open(films, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"title": "Zzyzx Road", "year": 2006, "genres": ["Thriller"]}) + "\n")
+    second = recteam("search", "Zzyzx Road", "--json", cwd=tmp_path, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "changed since this store was prepared" in second.stdout
+    assert "Zzyzx Road" in second.stdout
+    third = recteam("search", "Zzyzx Road", "--json", cwd=tmp_path, env=env)
+    assert "changed since" not in third.stdout and "First start" not in third.stdout

@@ -39,8 +39,9 @@ class CatalogSettings(BaseModel):
     path: Path | None = Field(
         default=None,
         description=(
-            "Catalog ingested on first start when the store is empty; empty means the shipped "
-            "catalog of ~36k American films (data/catalog.jsonl.gz)."
+            "Catalog ingested on first start when the store is empty, and again (adding and "
+            "updating films) when the file changed since; empty means the shipped catalog of "
+            "~38k films (data/catalog.jsonl.gz)."
         ),
     )
 

@@ -95,12 +95,24 @@ def _ingest(store: MemoryStore, path: Path, replace: bool) -> IngestReport:
 
 
 def ensure_catalog(store: MemoryStore) -> None:
-    """First start: ingest the configured (default: shipped) catalog when the store has none."""
+    """First start: ingest the configured (default: shipped) catalog when the store has none.
+    Later starts: when that file changed since (a new recteam ships a new catalog), add and update
+    its films once; films ingested from other files stay."""
+    from recteam.memory.catalog_stamp import catalog_changed, record_catalog
+
+    settings = get_settings()
+    path = settings.catalog.path or shipped_catalog()
     if store.catalog.count():
-        return
-    path = get_settings().catalog.path or shipped_catalog()
-    console.print(f"First start: preparing the catalog from {path} (this happens once).")
+        if not catalog_changed(path, settings.memory.path):
+            return
+        console.print(
+            f"The catalog file {path} changed since this store was prepared: updating the store "
+            "(this happens once per change)."
+        )
+    else:
+        console.print(f"First start: preparing the catalog from {path} (this happens once).")
     _print_report(_ingest(store, path, replace=False), show=5)
+    record_catalog(path, settings.memory.path)
 
 
 @app.callback()
