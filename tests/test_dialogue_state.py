@@ -227,6 +227,27 @@ def test_what_is_said_of_an_ambiguous_title_waits_for_the_film_meant() -> None:
     assert [i.id for i in profile.likes] == ["heat|1986"] and state.clarify == []
 
 
+def test_a_user_who_moves_on_without_saying_which_keeps_the_best_known_reading() -> None:
+    heat_95 = ItemRef(id="heat|1995", title="Heat", year=1995)
+    heat_86 = ItemRef(id="heat|1986", title="Heat", year=1986)
+    alien = ItemRef(id="alien|1979", title="Alien", year=1979)
+    state, profile = advance(
+        DialogueState(),
+        PreferenceProfile(user_id="x"),
+        Understanding(disliked_items=[heat_95], ambiguous=[heat_95, heat_86]),
+    )
+    assert profile.dislikes == []
+    # the next message answers something else: the dislike is not lost, nor given twice
+    state, profile = advance(state, profile, Understanding(liked_items=[alien]))
+    assert {f.item.id: f.stance for f in state.films} == {
+        "heat|1995": "disliked",
+        "alien|1979": "liked",
+    }
+    assert [i.id for i in profile.dislikes] == ["heat|1995"] and state.clarify_stance is None
+    state, profile = advance(state, profile, Understanding())
+    assert [i.id for i in profile.dislikes] == ["heat|1995"]
+
+
 @pytest.mark.parametrize(
     ("text", "count"),
     [("just one please", 1), ("give me two more", 2), ("5 movies", 5), ("one of them", None)],

@@ -94,7 +94,15 @@ _LISTS: dict[FilmStance, str] = {
 
 def _hold_or_release(state: DialogueState, u: Understanding) -> Understanding:
     """An ambiguous title ("I loved Dune"): what was said of it waits in the state until the
-    user says which film they mean; their answer ("the 2021 one") gives it to that film."""
+    user says which film they mean; their answer ("the 2021 one") gives it to that film. A user
+    who moves on without answering keeps what they said: it goes to the reading the question
+    offered first (the best-known film of the title), not to nothing."""
+    if state.clarify and u.clarified is None and state.clarify_stance in _LISTS:
+        field = _LISTS[state.clarify_stance]
+        default = state.clarify[0]
+        if not any(r.id == default.id for r in getattr(u, field)):
+            u = u.model_copy(update={field: [*getattr(u, field), default]})
+        state.clarify_stance = state.clarify_question = None
     if u.ambiguous:
         held = u.ambiguous[0].id
         stance: FilmStance | None = next(
