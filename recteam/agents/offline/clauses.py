@@ -308,6 +308,9 @@ _AUX_PRONOUN = frozenset(
 )
 
 
+_AUX_FILM = frozenset({"is", "was", "does", "did", "isnt", "would", "will", "can"})
+
+
 def _mark_questions(
     clauses: list[Clause], tokens: Sequence[Token], text: str, lex: Lexicon
 ) -> None:
@@ -335,7 +338,14 @@ def _mark_questions(
         # "Is it a comedy" needs no "?": an auxiliary and a pronoun open no statement.
         pair = tuple(t.key for t in tokens[clause.start : clause.start + 2])
         aux_pronoun = starts_sentence and pair in _AUX_PRONOUN
-        clause.question = clause.question or wh or aux or aux_pronoun
+        # "is coraline too scary for my 8yo": an auxiliary right before a film asks about it.
+        aux_film = (
+            starts_sentence
+            and bool(pair)
+            and pair[0] in _AUX_FILM
+            and any(u.kind == "item" and u.first == clause.start + 1 for u in clause.units)
+        )
+        clause.question = clause.question or wh or aux or aux_pronoun or aux_film
 
 
 def _mark_lists(clauses: list[Clause]) -> None:

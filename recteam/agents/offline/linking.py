@@ -78,7 +78,7 @@ class Mention:
     start: int
     stop: int
     text: str
-    evidence: Literal["distinctive", "year", "quoted", "capitalised", "cue", "name"]
+    evidence: Literal["distinctive", "year", "quoted", "capitalised", "cue", "name", "credits"]
     item: ItemRef | None = None
     person: str | None = None
 
@@ -391,7 +391,12 @@ class EntityLinker:
         one_word = j == i + 1
         # (A bracketed word is no continuation: "The Notebook (2013)" with a wrong year.)
         followed = end < len(tokens) and not tokens[end].clause_start and "(" not in tokens[end].gap
-        if one_word and followed and tokens[end].key not in self._predicates:
+        if (
+            one_word
+            and followed
+            and tokens[end].key not in self._predicates
+            and tokens[end].key not in self._lexicon.function_words
+        ):
             return None  # "American movies", "Bond films", "Oscar winners", "Alien horror"
         # A one-word title no one uses as a word ("Zootopia") may take a sentence's first capital.
         rare = one_word and key not in self._lexicon.common_words and tier == Tier.COMMON
@@ -438,7 +443,7 @@ def mention_at(
     tokens: Sequence[Token],
     first: int,
     end: int,
-    evidence: Literal["distinctive", "year", "quoted", "capitalised", "cue", "name"],
+    evidence: Literal["distinctive", "year", "quoted", "capitalised", "cue", "name", "credits"],
     item: ItemRef | None = None,
     person: str | None = None,
 ) -> Mention:

@@ -95,6 +95,7 @@ def interpret(
     open_picks = [r for r in last_recommended if r.id not in turned_down] or list(last_recommended)
     earlier_items: list[ItemRef] = []
     previous: Stance | None = None
+    said_nothing_of: list[ItemRef] = []
     for clause in clauses:
         own = [u for u in clause.units if u.kind in STANCES]
         # "Any comedies like Superbad?" asks for films, not about Superbad: its genre counts.
@@ -111,6 +112,17 @@ def interpret(
         if targets:
             target_sentences.add(clause.sentence)
         state = Stance(own[-1].kind, clause.has("neg")) if own else None
+        verdict = _trailing_verdict(clause, targets, own)
+        if verdict is not None and before is not None and said_nothing_of:
+            # "Watched Bullitt last night, was great", "I saw Bridesmaids, not funny at all": a
+            # verdict with nothing of its own to judge judges the films the clause before named
+            # and said nothing of (or only "seen"); it is no taste for or against a genre.
+            for ref in said_nothing_of:
+                _item(found, ref, verdict, False)
+            said_nothing_of = []
+            previous = verdict
+            continue
+        said_nothing_of = []
         for target in targets:
             stance = _inherited(clause, _stance(clause, target, own), own, before, target)
             state = stance
@@ -130,6 +142,8 @@ def interpret(
                     _item(found, ref, stance, clause.question)
                 if target.kind == "item":
                     earlier_items.extend(refs)
+                    if stance.cue in (None, "seen") and not stance.negated and not clause.question:
+                        said_nothing_of.extend(refs)
             elif target.kind in ("person", "cast"):
                 _person(found, target, stance, clause.question)
             elif not about_item:
@@ -144,6 +158,26 @@ def interpret(
     # "Not really my kind of humor. Something like Anchorman?": a sentence that only says no.
     found.negative_sentence_without_target = bool(negative_sentences - target_sentences)
     return found
+
+
+def _trailing_verdict(clause: Clause, targets: list[Unit], own: list[Unit]) -> Stance | None:
+    """'..., was great' / '..., absolutely loved it' with no target: its like or dislike (with
+    its negation), when the clause opens with that verdict or a copula and asks nothing."""
+    if clause.question or clause.joiner != "comma" or clause.has("want", "similar"):
+        return None
+    praise = bool(targets) and all(
+        (t.kind == "facet" and t.value in _PRAISE) or t.kind == "genre" for t in targets
+    )
+    # the praise words themselves ("funny") are targets; any other target is judged as usual
+    if targets and not (praise and any(t.kind == "facet" for t in targets)):
+        return None
+    cues = [u for u in own if u.kind in ("like", "dislike")]
+    if not cues and not praise:
+        return None
+    first = clause.units[0]
+    if first.kind not in ("copula", "like", "dislike", "neg", "facet", "genre"):
+        return None
+    return Stance(cues[0].kind if cues else "like", clause.has("neg"))
 
 
 def _stance_back_along_lists(
@@ -333,7 +367,15 @@ def _quality(found: Findings, clause: Clause, target: Unit, stance: Stance) -> N
 # Facets that praise a film they describe ("Superbad was hilarious"); others ("dark", "scary",
 # "slow") describe it without saying whether the user liked it.
 _PRAISE = frozenset(
-    {"funny", "feel-good", "epic", "visually-stunning", "thought-provoking", "mind-bending"}
+    {
+        "funny",
+        "feel-good",
+        "epic",
+        "visually-stunning",
+        "thought-provoking",
+        "mind-bending",
+        "suspenseful",
+    }
 )
 
 
@@ -344,7 +386,10 @@ def _praised_films(
     earlier: list[ItemRef],
     last: Sequence[ItemRef],
 ) -> list[ItemRef]:
-    if target.kind != "facet" or target.value not in _PRAISE or stance.cue or stance.negated:
+    # "I saw Bridesmaids, that was funny": having seen it does not stop the praise.
+    if target.kind != "facet" or target.value not in _PRAISE or stance.cue not in (None, "seen"):
+        return []
+    if stance.negated:
         return []
     if not _describes_a_film(clause, target):
         return []

@@ -8,9 +8,13 @@ User text is data: it is matched against the catalog and the lexicon and nothing
 
 from __future__ import annotations
 
+import functools
+import gzip
+import io
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from importlib import resources
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -311,6 +315,7 @@ def understand(
     mentions = _known_titles(text, tokens, mentions, [*last_recommended, *known])
     mentions = _misspelt_titles(text, tokens, mentions, linker)
     mentions, sequels = _missing_sequels(tokens, mentions)
+    mentions = _namesake_by_credits(linker, tokens, mentions, facts)
     mentions, ambiguous = _namesakes(linker, mentions, known, tokens)
     if ambiguous:
         meant = _decided_here(text, tokens, mentions, ambiguous, lex, facts)
@@ -372,6 +377,7 @@ def understand(
         and t.key not in _TOPIC_STOP
         and not any(ch.isdigit() for ch in t.key)
         and len(t.key) > 2
+        and _subject_word(t)
     ]
     # A genre said by a narrower word ("heist" for crime, "zombie" for horror) keeps the word.
     topics += [
@@ -583,6 +589,8 @@ def _known_titles(
         for k in range(len(keys) - n + 1):
             if keys[k : k + n] != words:
                 continue
+            if n == 1 and len(words[0]) <= 4 and not _typed_as_title(tokens[k]):
+                continue  # "it's great" is no mention of It (2017), "up to 2000" none of Up
             span = set(range(k, k + n))
             start = k - 1 if k > 0 and keys[k - 1] == "the" and (k - 1) not in taken else k
             # A mention of the same span (another film of that title) gives way.
@@ -599,6 +607,41 @@ def _known_titles(
                 continue
             out.append(mention_at("title", text, tokens, start, k + n, "cue", item=ref))
     return sorted(out, key=lambda m: m.first)
+
+
+@functools.cache
+def _summary_words() -> tuple[frozenset[str], frozenset[str]]:
+    """(words film summaries use for what films are about, English function and chat words):
+    recteam/data/topic_words.txt.gz (scripts/build_topic_words.py) and stopwords.txt."""
+    data = resources.files("recteam.data")
+    with gzip.open(io.BytesIO(data.joinpath("topic_words.txt.gz").read_bytes()), "rt") as fh:
+        vocabulary = frozenset(
+            line.split("\t", 1)[0] for line in fh if line.strip() and not line.startswith("#")
+        )
+    text = data.joinpath("stopwords.txt").read_text(encoding="utf-8")
+    stop = frozenset(
+        w for line in text.splitlines() if not line.startswith("#") for w in line.split()
+    )
+    return vocabulary, stop
+
+
+def _subject_word(token: Token) -> bool:
+    """A word no unit took is a subject ("heist", "submarine") only if film summaries use it
+    for what films are about: no typo ("recomend"), chat word ("pls") or function word
+    ("around"), and no adverb ("absolutely") unless typed as a name."""
+    vocabulary, stop = _summary_words()
+    key = token.key
+    if key in stop:
+        return False
+    if key.endswith("ly") and len(key) > 4 and not (token.capitalised and not token.sentence_start):
+        return False
+    return key in vocabulary or (token.capitalised and not token.sentence_start)
+
+
+def _typed_as_title(token: Token) -> bool:
+    """A short word stands for a film only when typed as a title: capitalised inside a sentence
+    ("I'd try Up"), or in quotes."""
+    return (token.capitalised and not token.sentence_start) or any(q in token.gap for q in "\"'“‘")
 
 
 # A namesake within this much popularity (a log scale) of the best-known film of the title makes
@@ -626,7 +669,7 @@ def _namesakes(
     out: list[Mention] = []
     ambiguous: list[ItemRef] = []
     for m in mentions:
-        if m.kind != "title" or m.item is None or m.evidence == "year":
+        if m.kind != "title" or m.item is None or m.evidence in ("year", "credits"):
             out.append(m)
             continue
         films = linker.namesakes(m.item)
@@ -698,16 +741,10 @@ def _decided_here(
     with Pacino"), by animation ("the cartoon"), by a year or decade ("the 2021 Dune", "from the
     70s"), by age ("the original", "the remake")."""
     items = {o.id: facts(o.id) for o in options} if facts else {}
-    people = [normalize_key(m.person) for m in mentions if m.kind == "person" and m.person]
     keys = {t.key for t in tokens}
-    for o in options:
-        it = items.get(o.id)
-        if it is None:
-            continue
-        credits = {normalize_key(p) for p in [*it.cast[:6], *getattr(it, "directors", [])]}
-        names = {w for c in credits for w in c.split() if len(w) > 3}
-        if any(p in credits for p in people) or keys & names:  # "with Arnold", "the Carpenter one"
-            return o
+    by_credits = _by_credits(tokens, mentions, options, items)
+    if by_credits is not None:
+        return by_credits
     if keys & _ANIMATED:
         animated = [o for o in options if (it := items.get(o.id)) and "Animated" in it.genres]
         if len(animated) == 1:
@@ -725,6 +762,50 @@ def _decided_here(
         dated = sorted((o for o in options if o.year), key=lambda o: o.year or 0)
         return dated[-1] if dated else None
     return None
+
+
+def _by_credits(
+    tokens: Sequence[Token],
+    mentions: Sequence[Mention],
+    options: Sequence[ItemRef],
+    items: dict[str, CatalogItem | None],
+) -> ItemRef | None:
+    """The one namesake whose cast or director the message names: "Heat with Pacino", "a star
+    is born (the gaga one)", "the Carpenter one"."""
+    people = [normalize_key(m.person) for m in mentions if m.kind == "person" and m.person]
+    keys = {t.key for t in tokens}
+    hits = []
+    for o in options:
+        it = items.get(o.id)
+        if it is None:
+            continue
+        credits = {normalize_key(p) for p in [*it.cast[:6], *getattr(it, "directors", [])]}
+        names = {w for c in credits for w in c.split() if len(w) > 3}
+        if any(p in credits for p in people) or keys & names:
+            hits.append(o)
+    return hits[0] if len(hits) == 1 else None
+
+
+def _namesake_by_credits(
+    linker: EntityLinker,
+    tokens: Sequence[Token],
+    mentions: list[Mention],
+    facts: Callable[[str], CatalogItem | None] | None,
+) -> list[Mention]:
+    """A title linked to its best-known film though the message names the cast or director of
+    a namesake ("a star is born (the gaga one)"): that namesake is meant."""
+    if facts is None:
+        return mentions
+    out = []
+    for m in mentions:
+        films = linker.namesakes(m.item) if m.kind == "title" and m.item is not None else []
+        if len(films) > 1 and m.evidence != "year":
+            options = [ref for ref, _ in films[:4]]
+            meant = _by_credits(tokens, mentions, options, {o.id: facts(o.id) for o in options})
+            if meant is not None:
+                m = replace(m, item=meant, evidence="credits")
+        out.append(m)
+    return out
 
 
 _ASKED_FRAME = re.compile(
