@@ -333,3 +333,16 @@ def test_a_con_about_something_to_avoid_sends_the_draft_back() -> None:
     # With nothing better on the bus, a soft wish never empties the reply.
     ctx.draft, ctx.candidates, ctx.rejected_this_turn = ["a|2000"], [brutal], set()
     assert rule_issues(ctx) == []
+
+
+def test_a_film_taken_up_is_chosen_for_good_never_called_liked_nor_recommended_again() -> None:
+    fargo = ItemRef(id="fargo|1996", title="Fargo", year=1996)
+    state, profile = advance(
+        DialogueState(), PreferenceProfile(user_id="x"), Understanding(accepted_items=[fargo])
+    )
+    assert [i.id for i in profile.chosen] == ["fargo|1996"] and profile.likes == []
+    assert [i.id for i in profile.constraints.exclude_items] == ["fargo|1996"]
+    assert profile.known_enough()
+    # later disliked: no longer a positive example
+    state, profile = advance(state, profile, Understanding(disliked_items=[fargo]))
+    assert profile.chosen == [] and [i.id for i in profile.dislikes] == ["fargo|1996"]

@@ -638,3 +638,20 @@ def test_full_catalog_builds_fast_and_reads_realistic_messages() -> None:
         "any good movies?",
     ):
         assert understand(text, linker).mentioned_items == [], text
+
+
+@pytest.mark.parametrize(
+    ("text", "taken_up"),
+    [
+        ("ok I'll check out Moneyball this weekend", ["Moneyball (2011)"]),
+        ("never got round to Fargo, I really need to see it", ["Fargo (1996)"]),
+        ("we'll watch Frozen tonight with the kids", ["Frozen (2013)"]),
+        ("I won't check out Frozen", []),
+        ("would you check out Moneyball?", []),
+        ("I loved Moneyball, I'll watch it again", []),  # liked, not merely taken up
+    ],
+)
+def test_a_film_the_user_means_to_watch_is_taken_up(
+    linker: EntityLinker, text: str, taken_up: list[str]
+) -> None:
+    assert labels(understand(text, linker).accepted_items) == taken_up

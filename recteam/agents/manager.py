@@ -127,9 +127,10 @@ def _decide(ctx: TurnContext, u: Understanding, after: PreferenceProfile) -> Pla
     new_request = bool(
         u.genres or u.year_min or u.year_max or u.wants or u.required_people or u.exclude_genres
     )
-    if u.accepts_last and u.accepted_items and not (asked or new_request):
-        # "We love Moana already! We'll try Zootopia": taking a pick up ends the search.
-        return Plan(act="CHAT", rationale="the user took up a pick")
+    if u.accepted_items and not (asked or new_request):
+        # "We love Moana already! We'll try Zootopia", "I'll check out Zodiac tonight": taking a
+        # film up ends the search.
+        return Plan(act="CHAT", rationale="the user took up a film")
     if u.turned_down and not new_info:
         seen_only = all(r.id in {s.id for s in u.seen_items} for r in u.turned_down)
         # A first "no" gets replacements steered by what is known and the rest of the picks; a

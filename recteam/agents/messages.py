@@ -81,6 +81,13 @@ class PreferenceProfile(_Payload):
     user_id: str
     likes: list[ItemRef] = Field(default_factory=list)
     dislikes: list[ItemRef] = Field(default_factory=list)
+    chosen: list[ItemRef] = Field(
+        default_factory=list,
+        description=(
+            "films the user chose to watch (a pick taken up, 'I'll check out X'): they steer "
+            "like likes and are never recommended again, but nobody calls them liked"
+        ),
+    )
     liked_people: list[str] = Field(default_factory=list)
     disliked_people: list[str] = Field(default_factory=list)
     liked_genres: list[str] = Field(default_factory=list, description="soft: rank higher")
@@ -96,6 +103,7 @@ class PreferenceProfile(_Payload):
         c = self.constraints
         return bool(
             self.likes
+            or self.chosen
             or self.liked_genres
             or self.wants
             or c.genres

@@ -160,7 +160,7 @@ def _chat(ctx: TurnContext) -> str:
     """Small talk in kind: thanks, goodbye, a greeting, a pick taken up, or a message about
     something else, each with a way back to films."""
     u = ctx.understand()
-    if u.accepts_last and u.accepted_items:
+    if u.accepted_items:
         names = " and ".join(i.title for i in u.accepted_items[:2])
         return f"Great choice: enjoy {names}! Tell me how you liked it, or ask for more any time."
     if u.smalltalk == "bye" or "thank" in ctx.message.lower():

@@ -85,7 +85,7 @@ def build_request(ctx: TurnContext, profile: PreferenceProfile) -> SearchRequest
         people=list(c.people),
         year_min=c.year_min,
         year_max=c.year_max,
-        like_ids=[i.id for i in profile.likes[-5:]],
+        like_ids=list(dict.fromkeys(i.id for i in [*profile.likes[-5:], *profile.chosen[-2:]])),
         dislike_ids=[i.id for i in profile.dislikes[-5:]],
         exclude_ids=sorted(excluded - {i.id for i in profile.likes[-5:]}),
         limit=ctx.settings.candidates,

@@ -66,6 +66,7 @@ def advance(
             _set(state, ref, "rejected", "message")
 
     lasting = Understanding(
+        accepted_items=[r for r in u.accepted_items if allowed(r)],
         liked_items=liked,
         disliked_items=disliked,
         seen_items=seen,

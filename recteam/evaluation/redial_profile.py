@@ -142,6 +142,7 @@ class Tally:
     joinable: int = 0
     held: int = 0
     wrong: int = 0
+    chosen: int = 0  # held as chosen to watch ("I'll check it out"), not as liked
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -151,6 +152,10 @@ class Tally:
             "held_share": round(self.held / self.joinable, 4) if self.joinable else 0.0,
             "wrong_stance": self.wrong,
             "wrong_share": round(self.wrong / self.joinable, 4) if self.joinable else 0.0,
+            "chosen": self.chosen,
+            "held_or_chosen_share": (
+                round((self.held + self.chosen) / self.joinable, 4) if self.joinable else 0.0
+            ),
         }
 
 
@@ -158,6 +163,7 @@ class Tally:
 class _Outcome:
     likes: set[str] = field(default_factory=set)
     dislikes: set[str] = field(default_factory=set)
+    chosen: set[str] = field(default_factory=set)
     turns: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -177,6 +183,7 @@ async def _replay(rec: Recommender, dialogue: ProfileDialogue, user: str) -> _Ou
         profile = await asyncio.to_thread(rec.profile, user)
         out.likes = {i.id for i in profile.likes}
         out.dislikes = {i.id for i in profile.dislikes}
+        out.chosen = {i.id for i in profile.chosen}
     finally:
         await asyncio.to_thread(rec.forget, user)
     return out
@@ -238,6 +245,7 @@ def run_profile(
             )
             tally.held += item in same
             tally.wrong += item in other
+            tally.chosen += item in out.chosen and item not in same and item not in other
     return {
         "dialogues": len(dialogues),
         "turns": turns,
@@ -263,21 +271,24 @@ def markdown_table(result: dict[str, Any]) -> str:
         f"turns through the team (model {result['model']}), {result['seconds']} s.",
         "",
         "| questionnaire | rated | in catalog | held with that stance | share | "
-        "held with the opposite stance | share |",
-        "|---|---|---|---|---|---|---|",
+        "held with the opposite stance | share | held as chosen to watch | liked or chosen |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, label in (("likes", "liked"), ("dislikes", "disliked")):
         s = result[name]
         lines.append(
             f"| {label} | {s['rated']} | {s['joinable']} | {s['held']} | {s['held_share']:.3f} "
-            f"| {s['wrong_stance']} | {s['wrong_share']:.3f} |"
+            f"| {s['wrong_stance']} | {s['wrong_share']:.3f} | {s['chosen']} "
+            f"| {s['held_or_chosen_share']:.3f} |"
         )
     lines += [
         "",
         f"Films the seeker named and rated: {films['rated_and_named_by_seeker']} distinct, "
         f"{films['joinable_to_catalog']} of them in the catalog (title and year +-1); shares "
         f"are over the films in the catalog. {films['rated_but_named_only_by_recommender']} "
-        "ratings of films only the recommender named are left out.",
+        'ratings of films only the recommender named are left out. ReDial\'s "liked" also '
+        'covers films the seeker had not seen and meant to watch ("I\'ll check it out"); the '
+        "profile keeps those as chosen to watch, not as liked: the last column counts both.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -218,6 +218,7 @@ def profile_markdown(profile: PreferenceProfile, state: DialogueState | None = N
     rows = [
         ("👍 likes", ", ".join(i.label for i in profile.likes)),
         ("👎 dislikes", ", ".join(i.label for i in profile.dislikes)),
+        ("🍿 chose to watch", ", ".join(i.label for i in profile.chosen)),
         ("🎭 genres you like", ", ".join(dict.fromkeys(g.lower() for g in profile.liked_genres))),
         ("🚫 genres ruled out", ", ".join(c.exclude_genres)),
         ("✨ wants", ", ".join(profile.wants)),

@@ -17,7 +17,7 @@ __all__ = ["STANCES", "Lexicon", "Phrase", "Term", "YearWords", "known_words", "
 Phrase = tuple[str, ...]
 
 # Kinds of cue a phrase can be; a phrase has one of these, or any number of genre/facet terms.
-STANCES = ("like", "similar", "dislike", "seen", "unseen", "want", "ok", "ask_seen")
+STANCES = ("like", "similar", "dislike", "seen", "unseen", "want", "intend", "ok", "ask_seen")
 _CUE_KINDS = {
     **{s: s for s in STANCES},
     "negation": "neg",
@@ -65,6 +65,7 @@ class Lexicon:
     function_words: frozenset[str]
     # Words of film chat: function words, chat words, and every word of a cue/genre/facet phrase.
     plain_words: frozenset[str]
+    chat_words: frozenset[str]
     common_words: frozenset[str]
     title_cues_before: frozenset[Phrase]
     title_cues_after: frozenset[Phrase]
@@ -199,6 +200,7 @@ def load_lexicon() -> Lexicon:
         max_phrase=max(len(p) for p in table.terms),
         function_words=function_words,
         plain_words=frozenset(plain),
+        chat_words=frozenset(normalize_key(w) for w in linking["chat_words"]),
         common_words=frozenset(normalize_key(linking["common_words"]).split()),
         title_cues_before=_phrases(linking["title_cues_before"]),
         title_cues_after=_phrases(linking["title_cues_after"])

@@ -110,6 +110,13 @@ class EntityLinker:
             )
             | lexicon.function_words
         )
+        # Words that make a one-word title the first half of a noun phrase: "Bond films",
+        # "Alien horror", "Oscar winners" (a plural); any other word may follow a title in chat.
+        self._heads = frozenset(lexicon.chat_words) | frozenset(
+            p[0]
+            for p, terms in lexicon.phrases.items()
+            if len(p) == 1 and any(t.kind == "genre" for t in terms)
+        )
         self._tiers = {key: self._tier(key) for key in films}
         self._name_needs_capitals = {key: self._tier(key) != Tier.DISTINCTIVE for key in people}
         # Every key and every start of one: a walk along the text stops as soon as it leaves these.
@@ -391,12 +398,9 @@ class EntityLinker:
         one_word = j == i + 1
         # (A bracketed word is no continuation: "The Notebook (2013)" with a wrong year.)
         followed = end < len(tokens) and not tokens[end].clause_start and "(" not in tokens[end].gap
-        if (
-            one_word
-            and followed
-            and tokens[end].key not in self._predicates
-            and tokens[end].key not in self._lexicon.function_words
-        ):
+        nxt = tokens[end].key if followed else ""
+        head = nxt in self._heads or (len(nxt) > 3 and nxt.endswith("s") and not nxt.endswith("ss"))
+        if one_word and followed and nxt not in self._predicates and head:
             return None  # "American movies", "Bond films", "Oscar winners", "Alien horror"
         # A one-word title no one uses as a word ("Zootopia") may take a sentence's first capital.
         rare = one_word and key not in self._lexicon.common_words and tier == Tier.COMMON

@@ -51,6 +51,8 @@ class Findings:
     mentioned: list[ItemRef] = field(default_factory=list)
     named: list[ItemRef] = field(default_factory=list)  # by title, not by "it" or "the second"
     referenced: list[ItemRef] = field(default_factory=list)  # by "it", "those", "the second"
+    # "I'll check out Abduction", "we will watch Jurassic Park tonight": taken up, not judged
+    wanted: list[ItemRef] = field(default_factory=list)
     liked_people: list[str] = field(default_factory=list)
     disliked_people: list[str] = field(default_factory=list)
     required_people: list[str] = field(default_factory=list)
@@ -140,6 +142,8 @@ def interpret(
                         _put(ref, found.named)
                 for ref in refs:
                     _item(found, ref, stance, clause.question)
+                    if _intends(clause, target, stance):
+                        _put(ref, found.wanted)
                 if target.kind == "item":
                     earlier_items.extend(refs)
                     if stance.cue in (None, "seen") and not stance.negated and not clause.question:
@@ -160,10 +164,22 @@ def interpret(
     return found
 
 
+def _intends(clause: Clause, target: Unit, stance: Stance) -> bool:
+    """The user means to watch the film: an "intend" cue ("check out", "need to see") or an
+    "accept" phrase ("I'll watch", "I'll try") before it, not negated, not asked."""
+    if clause.question or stance.negated:
+        return False
+    if stance.cue == "intend" or (stance.cue == "want" and target.kind in _REFERENCES):
+        return True  # "I need to see Game Night", "I'll look for those"
+    return stance.cue is None and any(
+        u.kind == "accept" and u.end <= target.first for u in clause.units
+    )
+
+
 def _trailing_verdict(clause: Clause, targets: list[Unit], own: list[Unit]) -> Stance | None:
     """'..., was great' / '..., absolutely loved it' with no target: its like or dislike (with
     its negation), when the clause opens with that verdict or a copula and asks nothing."""
-    if clause.question or clause.joiner != "comma" or clause.has("want", "similar"):
+    if clause.question or clause.joiner != "comma" or clause.has("want", "intend", "similar"):
         return None
     praise = bool(targets) and all(
         (t.kind == "facet" and t.value in _PRAISE) or t.kind == "genre" for t in targets
@@ -288,7 +304,7 @@ def _item(found: Findings, ref: ItemRef, stance: Stance, question: bool) -> None
         _put(ref, *((found.liked, found.disliked) if negated else (found.disliked, found.liked)))
     elif cue == "seen" and not negated:
         _put(ref, found.seen)
-    elif cue in (None, "want", "ok") and negated:
+    elif cue in (None, "want", "intend", "ok") and negated:
         _put(ref, found.excluded)
 
 
@@ -298,6 +314,8 @@ def _person(found: Findings, target: Unit, stance: Stance, question: bool) -> No
     if question:
         return
     cue, negated = stance.cue, stance.negated
+    if cue == "intend":  # "I'll check out some Tom Hanks films"
+        cue = "want"
     positive = (cue in ("like", "similar") and not negated) or (cue == "dislike" and negated)
     negative = (cue in ("like", "similar") and negated) or (cue == "dislike" and not negated)
     if cue in (None, "want", "ok", "seen") and negated:
@@ -326,6 +344,8 @@ def _quality(found: Findings, clause: Clause, target: Unit, stance: Stance) -> N
         return
     if cue in ("seen", "unseen", "ask_seen"):
         cue = None
+    if cue == "intend":  # "check out some comedies"
+        cue = "want"
     if (
         too
         or (cue in (None, "like", "similar", "want") and negated)
@@ -346,7 +366,12 @@ def _quality(found: Findings, clause: Clause, target: Unit, stance: Stance) -> N
             _put(target.value, found.disliked_genres)
         # "I love horror" tells a taste, not a request: it ranks, it does not filter. A request
         # anywhere in the clause ("looking for a good horror movie") makes it one.
-        if verdict == "want" and cue == "like" and not stance.after and not clause.has("want"):
+        if (
+            verdict == "want"
+            and cue == "like"
+            and not stance.after
+            and not clause.has("want", "intend")
+        ):
             _put(value, found.liked_genres, found.exclude_genres)
             return
         lists = {

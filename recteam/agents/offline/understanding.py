@@ -207,10 +207,14 @@ class Understanding(BaseModel):
         for ref in self.disliked_items:
             _add_ref(p.dislikes, ref)
             _drop_ref(p.likes, ref)
+            _drop_ref(p.chosen, ref)
+        for ref in self.accepted_items:
+            _add_ref(p.chosen, ref)
         # Seen, disliked and turned-down films are never recommended again; a turned-down one
         # the user did not say they disliked stays out of their dislikes.
         for ref in [
             *self.disliked_items,
+            *self.accepted_items,
             *self.seen_items,
             *self.excluded_items,
             *self.turned_down,
@@ -348,7 +352,10 @@ def understand(
             r for r in last_recommended if r.id not in rejected_ids
         ]
         accepted = [r for r in accepted if r not in found.liked and r not in found.seen]
-        accepted = list({r.id: r for r in accepted}.values())
+    # named films the user means to watch ("I'll check out Abduction") are taken up too
+    judged = {r.id for r in [*found.liked, *found.disliked, *found.seen, *rejected]}
+    accepted += [r for r in found.wanted if r.id not in judged]
+    accepted = list({r.id: r for r in accepted}.values())
     chat = None if found.targets or rejected or accepts else _smalltalk(tokens, units, lex)
     _picks_judged_unseen(found, tokens, last_recommended)
     if _FOR_GOOD.search(text):  # "no musicals. ever.", "never suggest Titanic again"
@@ -922,7 +929,13 @@ def _rejected(found: Findings, units: Iterable[Unit], last: Sequence[ItemRef]) -
     named = [r for r in [*found.seen, *found.disliked, *found.excluded] if r.id in ids]
     if named:
         return list({r.id: r for r in named}.values())
-    refused = any(u.kind == "reject" for u in units)
+    units = list(units)
+    # "anything else like Prisoners?" asks for more of a kind, it refuses nothing
+    refused = any(
+        u.kind == "reject"
+        and not any(v.kind in ("like", "similar") and 0 <= v.first - u.end <= 1 for v in units)
+        for u in units
+    )
     flat_no = (
         not found.targets and found.negative_clause_without_target
     ) or found.negative_sentence_without_target
