@@ -34,8 +34,10 @@ def main() -> None:
     words = sorted(w for w, n in df.items() if MIN_DOCS <= n <= ceiling and len(w) > 2)
     out = DATA / "topic_words.txt.gz"
     with gzip.open(out, "wt", encoding="utf-8", compresslevel=9) as fh:
-        fh.write(f"# {len(words)} words from {docs} summaries: {MIN_DOCS} <= documents <= "
-                 f"{MAX_SHARE:.0%}; built by scripts/build_topic_words.py\n")
+        fh.write(
+            f"# {len(words)} words from {docs} summaries: {MIN_DOCS} <= documents <= "
+            f"{MAX_SHARE:.0%}; built by scripts/build_topic_words.py\n"
+        )
         for w in words:
             fh.write(f"{w}\t{df[w]}\n")
     print(f"{out}: {len(words)} words from {docs} summaries ({out.stat().st_size:,} bytes)")

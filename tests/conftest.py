@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,10 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    # a model endpoint that failed in one test is not cooling down in the next
+    clients = sys.modules.get("recteam.orchestration.model_clients")
+    if clients is not None:
+        clients._COOLING.clear()
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ class ScriptedResponse:
     delay: float = 0.0
     model: str | None = None  # only a request naming this model takes it; None takes any
     prompt_tokens: int = 9
+    headers: tuple[tuple[str, str], ...] = ()  # extra response headers ("Retry-After", "1")
 
     @property
     def completion_tokens(self) -> int:
@@ -66,8 +67,11 @@ class LLMStub:
     def tool_call(self, name: str, arguments: dict[str, Any], *, model: str | None = None) -> None:
         self._queue.append(ScriptedResponse(tool_calls=((name, arguments),), model=model))
 
-    def fail(self, status: int, *, model: str | None = None) -> None:
-        self._queue.append(ScriptedResponse(status=status, model=model))
+    def fail(
+        self, status: int, *, model: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        extra = tuple((headers or {}).items())
+        self._queue.append(ScriptedResponse(status=status, model=model, headers=extra))
 
     def start(self) -> LLMStub:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -172,7 +176,7 @@ def _handler_for(stub: LLMStub) -> type[BaseHTTPRequestHandler]:
             try:
                 if scripted.status != 200:
                     error = {"message": f"stub: scripted HTTP {scripted.status}", "type": "stub"}
-                    self._json(scripted.status, {"error": error})
+                    self._json(scripted.status, {"error": error}, scripted.headers)
                 elif body.get("stream"):
                     with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
                     self._sse(_chunks(scripted, model, with_usage))
@@ -181,9 +185,13 @@ def _handler_for(stub: LLMStub) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout under test); nobody is left to answer
 
-        def _json(self, status: int, payload: dict[str, Any]) -> None:
+        def _json(
+            self, status: int, payload: dict[str, Any], extra: tuple[tuple[str, str], ...] = ()
+        ) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
+            for name, value in extra:
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

@@ -350,7 +350,8 @@ def test_override_has_every_model_setting_and_no_unknown_roles() -> None:
         LLMSettings.model_validate({"agents": {"manager": {"modle": "openai/gpt-4o"}}})
 
 
-def test_offline_builds_no_client() -> None:
+def test_offline_builds_no_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     llm = LLMSettings(agents={"responder": AgentModelOverride(model="openai/gpt-4o-mini")})
 
     assert llm.model == "offline"

@@ -71,6 +71,7 @@ class RoleAgent(BaseChatAgent):
         try:
             return await self.spec.llm(self.ctx, step, self.client)
         except RoleModelError as exc:
+            self.ctx.fell_back.append(self.spec.role)
             step.notice(
                 "offline_fallback",
                 f"{self.model} gave no usable answer ({exc}); the offline policy took this step",

@@ -65,6 +65,8 @@ class TurnContext:
     revise_round: int = 0
     rejected_this_turn: set[str] = field(default_factory=set)  # item ids the reflector struck
     reply: Reply | None = None
+    # roles whose model gave no usable answer this turn, so the offline policy took their step
+    fell_back: list[str] = field(default_factory=list)
     _facts: dict[str, CatalogItem | None] = field(default_factory=dict, repr=False)
     _advanced: tuple[Any, tuple[DialogueState, PreferenceProfile, PreferenceProfile]] | None = (
         field(default=None, repr=False)

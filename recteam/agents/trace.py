@@ -132,6 +132,10 @@ class TurnFinished(_Event):
     completion_tokens: int = 0
     cost: float = 0.0
     error: str | None = None
+    # roles whose model failed this turn, the offline policy answering for them; with every
+    # model-driven role in it, the reply is the offline policy's alone
+    fell_back: list[str] = Field(default_factory=list)
+    offline_only: bool = False
 
 
 TraceEvent = Annotated[

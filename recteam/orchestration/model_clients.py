@@ -11,6 +11,8 @@ bundled embedder never need it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import difflib
 import json
 import os
 import time
@@ -44,7 +46,7 @@ from pydantic import BaseModel, Field
 from recteam.errors import ConfigError, ModelUnavailableError, RecteamError
 from recteam.memory.embeddings import Embedder, load_local_embedder
 from recteam.memory.settings import EmbeddingSettings
-from recteam.orchestration.llm_settings import ModelSettings
+from recteam.orchestration.llm_settings import Endpoint, ModelSettings, provider_of
 
 if TYPE_CHECKING:
     from litellm import ModelResponse
@@ -59,10 +61,25 @@ __all__ = [
     "OnModelEvent",
     "build_chat_client",
     "build_embedder",
+    "check_endpoint",
+    "turn_deadline",
 ]
 
 LITELLM_EMBEDDING_PREFIX = "litellm/"
 MAX_BACKOFF = 30.0
+# Seconds a call keeps in hand before the turn's deadline, so the offline policy can still answer.
+DEADLINE_RESERVE = 2.0
+NO_KEY = "no-key"  # sent to a custom server configured without a key: never the provider's own key
+
+# The monotonic time by which this turn's model calls must be done (None: no limit). Set by the
+# session for each turn, so a hung model leaves time for the offline fallback.
+turn_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "turn_deadline", default=None
+)
+# Endpoints that failed recently: (model, api_base) -> (monotonic time they may be tried again,
+# why). Shared by every client in the process, so one dead server costs one role's attempts, not
+# every role's on every turn.
+_COOLING: dict[tuple[str, str | None], tuple[float, str]] = {}
 
 _T = TypeVar("_T")
 
@@ -70,11 +87,12 @@ _T = TypeVar("_T")
 class ModelEvent(BaseModel):
     """A failed attempt at a model, for the team's trace.
 
-    kind: "retry" (the same model is tried again), "fallback" (the next model is tried) or
-    "error" (nothing is left to try; the call raises ModelUnavailableError with `error`).
+    kind: "retry" (the same model is tried again), "fallback" (the next model is tried),
+    "cooldown" (the model failed recently and is skipped for a while) or "error" (nothing is left
+    to try; the call raises ModelUnavailableError with `error`).
     """
 
-    kind: Literal["retry", "fallback", "error"]
+    kind: Literal["retry", "fallback", "error", "cooldown"]
     model: str = Field(description="The model that failed.")
     error: str = Field(description="Why, in a few words; for 'error', the whole sentence raised.")
     attempt: int = Field(description="Attempts made on this model so far.")
@@ -133,10 +151,14 @@ class LiteLLMChatCompletionClient(ChatCompletionClient):
 
         litellm.suppress_debug_info = True  # recteam's own errors say what to change
         self._settings = settings
-        self._api_key = api_key
         self._on_event = on_event
         self._key = settings_key
-        self._models = [settings.model, *settings.fallbacks]
+        self._endpoints = settings.endpoints()
+        self._models = [e.model for e in self._endpoints]
+        # the key of each endpoint, read once; `api_key` (tests, callers) is the primary's
+        self._api_keys = [_read_key(e, settings_key) for e in self._endpoints]
+        if api_key is not None:
+            self._api_keys[0] = api_key
         self._total_usage = RequestUsage(prompt_tokens=0, completion_tokens=0)
         self.last_call: ModelCall | None = None
 
@@ -196,7 +218,7 @@ class LiteLLMChatCompletionClient(ChatCompletionClient):
                 chunk = await _linked(anext(chunks, None), cancellation_token)
         except openai.OpenAIError as exc:
             # Text already went to the caller, so another attempt would repeat it: give up here.
-            failure = self._diagnose(exc, model)
+            failure = self._diagnose(exc, self._models.index(model))
             message = f"The LLM {model} stopped mid-reply: it {failure.cause}; {failure.advice}."
             self._emit(ModelEvent(kind="error", model=model, error=message, attempt=1))
             raise ModelUnavailableError(message) from exc
@@ -278,21 +300,35 @@ class LiteLLMChatCompletionClient(ChatCompletionClient):
         request.update(extra_create_args)  # the caller's extras win, over the settings' too
         return request
 
-    def _call_args(self, model: str) -> dict[str, Any]:
-        settings = self._settings
+    def _call_args(self, index: int, timeout: float) -> dict[str, Any]:
+        settings, endpoint = self._settings, self._endpoints[index]
+        model = endpoint.model
         args: dict[str, Any] = {
             "model": model,
             "temperature": settings.temperature,
-            "timeout": settings.timeout,
+            "timeout": timeout,
             # This client retries, so that it can report each attempt; litellm and the OpenAI SDK
             # would otherwise retry silently underneath it.
             "num_retries": 0,
             "max_retries": 0,
+            # Parameters a model does not take (a reasoning model's temperature) are dropped by
+            # litellm, which knows each model's parameters, instead of failing the call.
+            "drop_params": True,
         }
         if settings.max_tokens is not None:
             args["max_tokens"] = settings.max_tokens
-        if _shares_connection(model, settings.model):
-            args |= {"api_base": settings.api_base, "api_key": self._api_key}
+        if provider_of(model) == "ollama":
+            # Ollama's chat endpoint, with the context window the entry declares (Ollama's own
+            # default, 2,048 tokens, silently cuts a role's prompt).
+            args["model"] = "ollama_chat/" + model.partition("/")[2]
+            args["num_ctx"] = endpoint.context_window or settings.context_window
+        if endpoint.api_base:
+            args["api_base"] = endpoint.api_base
+        key = self._api_keys[index]
+        if key:
+            args["api_key"] = key
+        elif endpoint.api_base:
+            args["api_key"] = NO_KEY
         return args
 
     async def _with_fallbacks(
@@ -304,21 +340,51 @@ class LiteLLMChatCompletionClient(ChatCompletionClient):
 
         failures: list[tuple[str, _Failure, int]] = []
         failed = 0
+        last_error: BaseException | None = None
         for index, model in enumerate(self._models):
-            for attempt in range(1, self._settings.retries + 2):
-                try:
-                    return await send(self._call_args(model)), model, failed
-                except openai.OpenAIError as exc:  # litellm maps every provider's failure to these
-                    failed += 1
-                    last_error = exc
-                    failure = self._diagnose(exc, model)
-                if not failure.transient or attempt > self._settings.retries:
-                    break
-                self._emit(
-                    ModelEvent(kind="retry", model=model, error=failure.cause, attempt=attempt)
+            endpoint = self._endpoints[index]
+            cooling = _cooling(endpoint)
+            attempt = 0
+            if cooling is not None:
+                failure = _Failure(
+                    f"failed {cooling[1]} and is skipped for {cooling[0]:.0f} s more",
+                    f"check {self._key}.model and its server, or wait",
+                    False,
                 )
-                await asyncio.sleep(min(self._settings.backoff * 2 ** (attempt - 1), MAX_BACKOFF))
-            failures.append((model, failure, attempt))
+                self._emit(ModelEvent(kind="cooldown", model=model, error=failure.cause, attempt=0))
+            else:
+                for attempt in range(1, self._settings.retries + 2):
+                    left = _time_left()
+                    if left is not None and left < 1.0:
+                        failure = _Failure(
+                            "had no time left in this turn (team.turn_timeout)",
+                            "raise team.turn_timeout or lower llm.timeout",
+                            False,
+                        )
+                        break
+                    timeout = (
+                        self._settings.timeout
+                        if left is None
+                        else min(self._settings.timeout, left)
+                    )
+                    try:
+                        return await send(self._call_args(index, timeout)), model, failed
+                    except openai.OpenAIError as exc:  # litellm maps every provider's failures
+                        failed += 1
+                        last_error = exc
+                        failure = self._diagnose(exc, index)
+                    if not failure.transient or attempt > self._settings.retries:
+                        _cool_down(endpoint, failure, self._settings.cooldown)
+                        break
+                    self._emit(
+                        ModelEvent(kind="retry", model=model, error=failure.cause, attempt=attempt)
+                    )
+                    wait = _retry_after(last_error)
+                    if wait is None:
+                        wait = min(self._settings.backoff * 2 ** (attempt - 1), MAX_BACKOFF)
+                    left = _time_left()
+                    await asyncio.sleep(wait if left is None else max(0.0, min(wait, left - 1.0)))
+            failures.append((model, failure, max(attempt, 1)))
             if index + 1 < len(self._models):
                 next_model = self._models[index + 1]
                 event = ModelEvent(
@@ -335,21 +401,21 @@ class LiteLLMChatCompletionClient(ChatCompletionClient):
         )
         raise ModelUnavailableError(message) from last_error
 
-    def _diagnose(self, exc: Exception, model: str) -> _Failure:
+    def _diagnose(self, exc: Exception, index: int) -> _Failure:
         import litellm
 
         settings, key = self._settings, self._key
-        shared = settings.api_base and _shares_connection(model, settings.model)
-        where = settings.api_base if shared else "its provider's default address"
+        endpoint = self._endpoints[index]
+        where = endpoint.api_base or "its provider's default address"
         retry_advice = f"raise {key}.retries or add {key}.fallbacks"
         if isinstance(exc, litellm.Timeout):
             return _Failure(f"timed out after {settings.timeout:g} s", f"raise {key}.timeout", True)
         if isinstance(exc, litellm.RateLimitError):
             return _Failure("was rate limited (HTTP 429)", retry_advice, True)
         if isinstance(exc, litellm.AuthenticationError | litellm.PermissionDeniedError):
-            if settings.api_key_env:
+            if endpoint.api_key_env:
                 return _Failure(
-                    "rejected the API key", f"check the key in ${settings.api_key_env}", False
+                    "rejected the API key", f"check the key in ${endpoint.api_key_env}", False
                 )
             return _Failure(
                 "rejected the API key", f"set {key}.api_key_env to the variable holding it", False
@@ -412,19 +478,14 @@ class LiteLLMChatCompletionClient(ChatCompletionClient):
 def build_chat_client(
     settings: ModelSettings, on_event: OnModelEvent | None = None, *, settings_key: str = "llm"
 ) -> LiteLLMChatCompletionClient | None:
-    """The chat client `settings` describe, or None for the offline policy."""
+    """The chat client `settings` describe, or None for the offline policy. Every endpoint (the
+    model and its fallbacks) is checked first: an unknown provider or a missing key is a
+    ConfigError naming the setting, not a failed call on every turn."""
     if settings.offline:
         return None
-    api_key = None
-    if settings.api_key_env:
-        api_key = os.environ.get(settings.api_key_env)
-        if not api_key:
-            raise ConfigError(
-                f"{settings_key}.api_key_env names {settings.api_key_env}, but that environment variable is not set"
-            )
-    return LiteLLMChatCompletionClient(
-        settings, api_key=api_key, on_event=on_event, settings_key=settings_key
-    )
+    for endpoint in settings.endpoints():
+        check_endpoint(endpoint, settings_key)
+    return LiteLLMChatCompletionClient(settings, on_event=on_event, settings_key=settings_key)
 
 
 async def _linked(awaitable: Awaitable[_T], token: CancellationToken | None) -> _T:
@@ -435,9 +496,88 @@ async def _linked(awaitable: Awaitable[_T], token: CancellationToken | None) -> 
     return await task
 
 
-def _shares_connection(model: str, primary: str) -> bool:
-    """A fallback from the primary's provider goes to the same server with the same key."""
-    return model.partition("/")[0] == primary.partition("/")[0]
+def _read_key(endpoint: Endpoint, settings_key: str) -> str | None:
+    if not endpoint.api_key_env:
+        return None
+    key = os.environ.get(endpoint.api_key_env)
+    if not key:
+        raise ConfigError(
+            f"{settings_key}.api_key_env names {endpoint.api_key_env}, but that environment "
+            f"variable is not set (it holds the key for {endpoint.label})"
+        )
+    return key
+
+
+def check_endpoint(endpoint: Endpoint, settings_key: str = "llm") -> None:
+    """Raises ConfigError, naming the setting to fix, when `endpoint` cannot work whatever the
+    server says: a provider litellm does not know, or a key that is needed and not set."""
+    import litellm
+
+    litellm.suppress_debug_info = True  # else it prints a provider list on an unknown provider
+    model = endpoint.model
+    try:
+        _, provider, _, _ = litellm.get_llm_provider(model=model, api_base=endpoint.api_base)
+    except Exception:
+        prefix = provider_of(model)
+        names = [str(getattr(p, "value", p)) for p in litellm.provider_list]
+        close = difflib.get_close_matches(prefix, names, n=1)
+        hint = f" (did you mean '{close[0]}/{model.partition('/')[2]}'?)" if close else ""
+        raise ConfigError(
+            f"{settings_key}.model: litellm knows no provider for {model!r}{hint}; write "
+            "'<provider>/<model>', e.g. 'openai/gpt-4o-mini' or 'ollama/llama3.1'"
+        ) from None
+    _read_key(endpoint, settings_key)
+    if endpoint.api_key_env or endpoint.api_base:
+        return  # a named key was found above; a custom server gets only the key named for it
+    try:
+        env = litellm.validate_environment(model=model)
+    except Exception:
+        return  # litellm cannot tell for this provider: the first call will
+    missing = [k for k in env.get("missing_keys") or [] if k]
+    if missing and provider not in ("ollama", "ollama_chat", "hosted_vllm", "lm_studio"):
+        raise ConfigError(
+            f"{settings_key}.model {model!r} needs {', '.join(missing)} in the environment, and it "
+            f"is not set (or name the variable holding the key in {settings_key}.api_key_env)"
+        )
+
+
+def _time_left() -> float | None:
+    deadline = turn_deadline.get()
+    return None if deadline is None else deadline - time.monotonic() - DEADLINE_RESERVE
+
+
+def _cooling(endpoint: Endpoint) -> tuple[float, str] | None:
+    """(seconds left, why) while `endpoint` cools down after a failure; None when it may be tried."""
+    entry = _COOLING.get((endpoint.model, endpoint.api_base))
+    if entry is None:
+        return None
+    left = entry[0] - time.monotonic()
+    if left <= 0:
+        _COOLING.pop((endpoint.model, endpoint.api_base), None)
+        return None
+    return left, entry[1]
+
+
+def _cool_down(endpoint: Endpoint, failure: _Failure, seconds: float) -> None:
+    if seconds > 0:
+        stamp = time.strftime("%H:%M:%S")
+        _COOLING[(endpoint.model, endpoint.api_base)] = (
+            time.monotonic() + seconds,
+            f"at {stamp} ({failure.cause})",
+        )
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    """Seconds a rate-limited server asked us to wait (its Retry-After header), if it said."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    try:
+        return max(0.0, min(float(value), MAX_BACKOFF)) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _unavailable_message(failures: list[tuple[str, _Failure, int]]) -> str:
@@ -602,3 +742,42 @@ def build_embedder(settings: EmbeddingSettings) -> Embedder:
     if settings.model.startswith(LITELLM_EMBEDDING_PREFIX):
         return LiteLLMEmbedder(settings)
     return load_local_embedder(settings)
+
+
+class EndpointCheck(BaseModel):
+    """One row of `recteam models check`."""
+
+    setting: str = Field(
+        description="Where the endpoint is configured, e.g. 'llm.agents.responder'."
+    )
+    model: str
+    endpoint: str = Field(description="The server called: its api_base, or the provider's own.")
+    ok: bool
+    detail: str = Field(description="'ok', or the exact reason it fails and the setting to fix.")
+    latency: float | None = Field(default=None, description="Seconds for the probe call.")
+
+
+async def probe_endpoint(
+    settings: ModelSettings, setting: str, timeout: float = 20.0
+) -> EndpointCheck:
+    """One tiny call ("Reply with OK", a few tokens) at `settings`' own endpoint, no retries and no
+    fallbacks: does this model answer, with this key, at this server?"""
+    endpoint = settings.endpoint
+    where = endpoint.api_base or "provider default"
+    row: dict[str, Any] = {"setting": setting, "model": endpoint.model, "endpoint": where}
+    try:
+        check_endpoint(endpoint, setting)
+    except ConfigError as exc:
+        return EndpointCheck(**row, ok=False, detail=str(exc))
+    probe = settings.model_copy(
+        update={"retries": 0, "fallbacks": [], "cooldown": 0, "timeout": timeout, "max_tokens": 5}
+    )
+    client = LiteLLMChatCompletionClient(probe, settings_key=setting)
+    started = time.perf_counter()
+    try:
+        await client.create([UserMessage(content="Reply with OK.", source="check")])
+    except ModelUnavailableError as exc:
+        return EndpointCheck(
+            **row, ok=False, detail=str(exc), latency=time.perf_counter() - started
+        )
+    return EndpointCheck(**row, ok=True, detail="ok", latency=time.perf_counter() - started)

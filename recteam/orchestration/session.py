@@ -40,8 +40,8 @@ from recteam.errors import InputError, RecteamError
 from recteam.memory.cooccurrence import CoMentionTable
 from recteam.memory.store import MemoryStore
 from recteam.memory.user_memory import MemoryRecord
-from recteam.orchestration.llm_settings import OFFLINE, LLMSettings
-from recteam.orchestration.model_clients import ModelEvent, build_chat_client
+from recteam.orchestration.llm_settings import OFFLINE, Endpoint, LLMSettings
+from recteam.orchestration.model_clients import ModelEvent, build_chat_client, turn_deadline
 from recteam.orchestration.team import RoleClients, build_team
 
 __all__ = ["MAX_MESSAGE_CHARS", "Recommender", "build_role_clients"]
@@ -64,22 +64,28 @@ def _report_model_event(event: ModelEvent) -> None:
         step.notice(event.kind, detail)
 
 
-def build_role_clients(llm: LLMSettings, overrides: dict[Role, str] | None = None) -> RoleClients:
-    """A model client per role from the settings ('offline' gives none). The searcher uses a
-    model only when one is set for it explicitly (llm.agents.searcher.model): by default its
-    query is built in code, which keeps a RECOMMEND turn at four model calls on its critical path."""
+def build_role_clients(
+    llm: LLMSettings, overrides: dict[Role, Endpoint] | None = None
+) -> RoleClients:
+    """A model client per role from the settings ('offline' gives none); `overrides` put a role
+    on another endpoint (the web app's model menus), with that endpoint's server and key only.
+    The searcher uses a model only when one is set for it explicitly (llm.agents.searcher.model):
+    by default its query is built in code, which keeps a RECOMMEND turn at four model calls on
+    its critical path."""
     clients: RoleClients = {}
     for role in ROLES:
         ms = llm.for_agent(role)
         if overrides and role in overrides:
-            ms = ms.model_copy(update={"model": overrides[role]})
+            ms = ms.at(overrides[role])
         explicit = bool(overrides and role in overrides) or bool(
             llm.agents.get(role) and llm.agents[role].model
         )
         if role == "searcher" and not explicit:
             clients[role] = (None, OFFLINE)
             continue
-        client = build_chat_client(ms, _report_model_event, settings_key=f"llm.agents.{role}")
+        own = bool(llm.agents.get(role) and llm.agents[role].model)
+        key = f"llm.agents.{role}" if own else "llm"  # the setting a person would fix
+        client = build_chat_client(ms, _report_model_event, settings_key=key)
         clients[role] = (client, ms.model if client is not None else OFFLINE)
     return clients
 
@@ -259,6 +265,8 @@ class Recommender:
         )
         await asyncio.to_thread(self._save_episode, ctx, reply)
         await asyncio.to_thread(self._save_turn_state, ctx, reply)
+        driven = {r for r, (c, _) in {**self.clients, **(clients or {})}.items() if c is not None}
+        offline_only = bool(driven) and bool(ctx.fell_back) and driven <= set(ctx.fell_back)
         yield tracer.event(
             TurnFinished,
             act=reply.act,
@@ -267,6 +275,8 @@ class Recommender:
             candidates=[c.item for c in ctx.candidates],
             duration_ms=(time.perf_counter() - started) * 1000,
             error=error,
+            fell_back=list(dict.fromkeys(ctx.fell_back)),
+            offline_only=offline_only,
             **tracer.totals(),
         )
 
@@ -306,7 +316,12 @@ class Recommender:
         try:  # the end marker goes out whatever happens, or run_turn would wait forever
             timeout = self.team_settings.turn_timeout
             token = CancellationToken()
-            run = asyncio.ensure_future(team.run(task=text, cancellation_token=token))
+            # Model calls see the deadline and stop in time for the offline policy to answer.
+            deadline = turn_deadline.set(time.monotonic() + timeout)
+            try:
+                run = asyncio.ensure_future(team.run(task=text, cancellation_token=token))
+            finally:
+                turn_deadline.reset(deadline)
             done, _ = await asyncio.wait({run}, timeout=timeout)
             if not done:
                 # Stop the agents too: a step finishing late must not write memory or a reply.

@@ -24,7 +24,7 @@ from pydantic_settings import (
 from recteam.agents.settings import TeamSettings
 from recteam.errors import ConfigError
 from recteam.memory.settings import EmbeddingSettings, MemorySettings, SearchSettings
-from recteam.orchestration.llm_settings import LLMSettings
+from recteam.orchestration.llm_settings import Endpoint, LLMSettings
 
 __all__ = ["CatalogSettings", "Settings", "UISettings", "load_settings"]
 
@@ -51,10 +51,11 @@ class UISettings(BaseModel):
 
     host: str = Field(default="127.0.0.1", description="Address the web app listens on.")
     port: int = Field(default=7860, ge=1, le=65535, description="Port of the web app.")
-    models: list[str] = Field(
+    models: list[str | Endpoint] = Field(
         default_factory=list,
         description=(
-            "Models a person may switch an agent to in the web app (litellm strings); 'offline' "
+            "Models a person may switch an agent to in the web app: a litellm string (the "
+            "provider's own server and key variable) or {model, api_base, api_key_env}; 'offline' "
             "and the configured models are always offered."
         ),
     )
@@ -162,8 +163,13 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     origin = f"{toml_file}, environment or .env" if toml_file else "environment or .env"
     Settings._toml_file = toml_file
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, origin)) from None
     finally:
         Settings._toml_file = None
+    # RECTEAM_LLM__MODEL, like --model, means every role: a per-role model in the file gives way.
+    env_model = os.environ.get(f"{ENV_PREFIX}LLM__MODEL")
+    if env_model:
+        settings.llm = settings.llm.every_role(env_model)
+    return settings

@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from recteam.agents.messages import ROLES, RecommendedItem
+from recteam.agents.messages import ROLES, RecommendedItem, Role
 from recteam.agents.trace import (
     ModelNotice,
     StepFinished,
@@ -25,6 +25,7 @@ from recteam.agents.trace import (
     load_jsonl,
 )
 from recteam.errors import RecteamError
+from recteam.orchestration.llm_settings import Endpoint
 from recteam.orchestration.session import Recommender, build_role_clients
 from recteam.orchestration.settings import Settings
 from recteam.orchestration.team import RoleClients
@@ -57,21 +58,39 @@ class TabSession:
     models: dict[str, str] = field(default_factory=dict)  # role -> model chosen in this tab
 
 
-def _model_choices(settings: Settings) -> list[str]:
-    configured = [settings.llm.for_agent(r).model for r in ROLES]
-    return list(dict.fromkeys(["offline", *configured, *settings.ui.models]))
+def _role_endpoint(settings: Settings, role: Role) -> Endpoint:
+    """The endpoint a role runs on: the searcher builds its query in code unless a model is set
+    for it explicitly (session.build_role_clients), so its menu says 'offline' then."""
+    agent = settings.llm.agents.get(role)
+    if role == "searcher" and not (agent and agent.model):
+        return Endpoint(model="offline")
+    return settings.llm.for_agent(role).endpoint
+
+
+def _model_choices(settings: Settings) -> dict[str, Endpoint]:
+    """Menu label -> endpoint: 'offline', each role's own, then ui.models (a bare string there
+    is the model at its provider's own server, never a role's)."""
+    entries = [Endpoint(model="offline"), *(_role_endpoint(settings, r) for r in ROLES)]
+    entries += [m if isinstance(m, Endpoint) else Endpoint(model=m) for m in settings.ui.models]
+    return {e.label: e for e in entries}
 
 
 def build_app(rec: Recommender, settings: Settings) -> gr.Blocks:
     clients_cache: dict[tuple[str, str], RoleClients] = {}
+    choices = _model_choices(settings)
 
     def clients_for(tab: TabSession) -> RoleClients:
-        chosen = {r: m for r, m in tab.models.items() if m != settings.llm.for_agent(r).model}  # type: ignore[arg-type]
+        chosen = {
+            r: label
+            for r, label in tab.models.items()
+            if label != _role_endpoint(settings, r).label  # type: ignore[arg-type]
+        }
         out: RoleClients = {}
-        for role, model in chosen.items():
-            key = (role, model)
+        for role, label in chosen.items():
+            key = (role, label)
             if key not in clients_cache:
-                clients_cache[key] = build_role_clients(settings.llm, {role: model})  # type: ignore[dict-item]
+                endpoint = choices[label]
+                clients_cache[key] = build_role_clients(settings.llm, {role: endpoint})  # type: ignore[dict-item]
             out[role] = clients_cache[key][role]  # type: ignore[index]
         return out
 
@@ -245,11 +264,16 @@ def build_app(rec: Recommender, settings: Settings) -> gr.Blocks:
                         wrap=True,
                     )
                 with gr.Accordion("Models per agent (this tab only)", open=False):
-                    choices = _model_choices(settings)
+                    gr.Markdown(
+                        "More models for these menus: `[ui] models` in recteam.toml, e.g. "
+                        '`models = ["openai/gpt-4o-mini", {model = "ollama/llama3.1", '
+                        'api_base = "http://localhost:11434"}]`; `recteam models check` '
+                        "tries each one."
+                    )
                     for role in ROLES:
                         dropdown = gr.Dropdown(
-                            choices=choices,
-                            value=settings.llm.for_agent(role).model,
+                            choices=list(choices),
+                            value=_role_endpoint(settings, role).label,
                             label=role,
                             elem_id=f"model-{role}",
                             allow_custom_value=False,

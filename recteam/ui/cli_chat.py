@@ -26,7 +26,7 @@ def _recommender(model: str | None) -> Recommender:
     from recteam.orchestration.session import Recommender, build_role_clients
 
     settings = get_settings()
-    llm = settings.llm.model_copy(update={"model": model}) if model else settings.llm
+    llm = settings.llm.every_role(model) if model else settings.llm
     store = get_store()
     ensure_catalog(store)
     with console.status("Loading the catalog index…"):
@@ -38,6 +38,11 @@ def _print_reply(done: TurnFinished) -> None:
     console.print(done.reply, markup=False, highlight=False)
     if done.error:
         err_console.print(f"[red]error:[/] {done.error}")
+    if done.offline_only:
+        err_console.print(
+            "[yellow]warning:[/] every configured model failed this turn, so the offline policy "
+            f"answered alone ({', '.join(done.fell_back)}); `recteam models check` says why"
+        )
     console.print(turn_footer(done))
 
 
@@ -146,12 +151,18 @@ def ask(
     as_json: Annotated[
         bool,
         typer.Option(
-            "--json", help='One JSON object: {"act", "reply", "items", "trace", "session"}.'
+            "--json",
+            help='One JSON object: {"act", "reply", "items", "trace", "session", "error", '
+            '"fell_back"}.',
         ),
     ] = False,
     trace_out: TraceOpt = None,
 ) -> None:
-    """Run one turn without a prompt. Pass --session to continue a dialogue across calls."""
+    """Run one turn without a prompt. Pass --session to continue a dialogue across calls.
+
+    Exit code 0 when the team answered; 1 when the turn failed, or when every configured model
+    failed and the offline policy answered alone (the reply is still printed); 2 for a setting
+    or input to fix."""
     rec = _recommender(model)
     session_id = session or uuid.uuid4().hex[:12]
     events = asyncio.run(_turn(rec, user, message, session_id, verbose=False, live=not as_json))
@@ -169,10 +180,13 @@ def ask(
             "trace": [event_summary(e) for e in events if getattr(e, "agent", None)],
             "session": session_id,
             "error": done.error,
+            "fell_back": done.fell_back,
         }
         print(json.dumps(out, ensure_ascii=False))
     else:
         console.print(f"[dim]session {session_id} (continue with --session {session_id})[/]")
+    if done.error or done.offline_only:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -128,7 +128,7 @@ def redial(
     from recteam.orchestration.model_clients import build_embedder
 
     settings = get_settings()
-    llm = settings.llm.model_copy(update={"model": model}) if model else settings.llm
+    llm = settings.llm.every_role(model) if model else settings.llm
     config = EvalConfig(
         dialogues=dialogues,
         movies=movies,
@@ -225,7 +225,7 @@ def redial_profile(
     from recteam.orchestration.session import Recommender, build_role_clients
 
     settings = get_settings()
-    llm = settings.llm.model_copy(update={"model": model}) if model else settings.llm
+    llm = settings.llm.every_role(model) if model else settings.llm
     stdout = sys.stdout
     show = err_console if as_json else console
     # With --json, anything else that would reach stdout (first-start messages) goes to stderr.
@@ -373,7 +373,7 @@ def simulate(
     if client is None:
         raise ConfigError("--model offline cannot play the seeker: give an LLM, or --scripted")
     settings = get_settings()
-    llm = settings.llm.model_copy(update={"model": team_model}) if team_model else settings.llm
+    llm = settings.llm.every_role(team_model) if team_model else settings.llm
     config = SimConfig(
         dialogues=dialogues,
         movies=movies,
@@ -458,7 +458,7 @@ def understanding(
         if not loaded:
             raise RecteamError(f"no case in {path} has the tag {' or '.join(tags)}")
     settings = get_settings()
-    llm = settings.llm.model_copy(update={"model": model or "offline"})
+    llm = settings.llm.every_role(model or "offline")
     show = err_console if as_json else console
     # With --json, stdout holds the JSON alone: the first start's ingest report goes to stderr.
     quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()

@@ -119,6 +119,8 @@ def _reply_text(done: TurnFinished, fallbacks: Sequence[ModelNotice]) -> str:
     # A model that failed is said in the reply too, not only inside a collapsed step.
     for notice in fallbacks:
         text += f"\n\n⚠️ {notice.agent}: {notice.detail}"
+    if done.offline_only:
+        text += "\n\n⚠️ Every configured model failed this turn: the offline policy answered alone."
     if done.error:
         text += f"\n\n⚠️ {done.error}"
     return text

@@ -67,6 +67,8 @@ def event_summary(event: TraceEvent) -> dict[str, Any]:
     """The --json form of a step event: agent, kind, and the event's own fields."""
     data = event.model_dump(mode="json", exclude={"session_id", "turn", "ts"})
     kind = data.pop("type")
+    if "kind" in data:  # a model notice's own kind ("retry", "offline_fallback") keeps its name
+        data["notice"] = data.pop("kind")
     return {"agent": data.pop("agent", None), "kind": kind, **data}
 
 
