@@ -1,15 +1,21 @@
 """One structured LLM call for a role: render its prompt file, ask for JSON matching the role's
 output model, validate, repair once, and record tokens and cost on the step. Any failure raises
 RoleModelError, and the role falls back to the offline policy (agents/base.py), so a bad model
-answer never crashes a turn."""
+answer never crashes a turn.
+
+Nothing outside <data>: a system prompt is a fixed template that holds closed values only (the
+output schema, the act, a count); everything a user, the catalog or a model wrote travels in the
+user message, as JSON inside <data>...</data> with "<" escaped so it cannot close the block.
+render_prompt refuses any other value in a system prompt."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
 from autogen_core.models import (
@@ -19,9 +25,10 @@ from autogen_core.models import (
     SystemMessage,
     UserMessage,
 )
-from jinja2 import Environment, StrictUndefined
+from jinja2 import Environment, StrictUndefined, meta
 from pydantic import BaseModel, ValidationError
 
+from recteam.agents.messages import Act
 from recteam.agents.tracer import StepTrace
 
 __all__ = ["RoleModelError", "prompt_data", "render_prompt", "structured_call"]
@@ -62,9 +69,31 @@ def _prompt(role: str) -> dict[str, str]:
     return data
 
 
+def _data(value: Any) -> str:
+    return f"<data>\n{_tojson(value, indent=1)}\n</data>"
+
+
+@cache
+def _system_variables(role: str) -> frozenset[str]:
+    return frozenset(meta.find_undeclared_variables(_ENV.parse(_prompt(role)["system"])))
+
+
+def _closed(name: str, value: Any) -> bool:
+    """A value a system prompt may hold: the output schema (written in code), a number, an act."""
+    if name == "schema" or (isinstance(value, int) and not isinstance(value, bool)):
+        return True
+    return isinstance(value, str) and value in get_args(Act)
+
+
 def render_prompt(role: str, **variables: Any) -> tuple[str, str]:
-    """(system, user) for `role`; a variable the template uses but the caller did not pass fails."""
+    """(system, user) for `role`; a variable the template uses but the caller did not pass fails,
+    and so does an open value (any text) the system template would hold."""
     spec = _prompt(role)
+    for name in sorted(_system_variables(role)):
+        if name in variables and not _closed(name, variables[name]):
+            raise ValueError(
+                f"prompts/{role}.yaml: {name!r} is not a closed value; pass it inside <data>"
+            )
     return _ENV.from_string(spec["system"]).render(**variables), _ENV.from_string(
         spec["user"]
     ).render(**variables)
@@ -76,9 +105,24 @@ def _parse(content: Any, output: type[T]) -> T:
     return output.model_validate_json(_FENCE.sub("", content.strip()))
 
 
+def _problem(exc: Exception) -> str:
+    """What was wrong, for the model to fix: the fields and what each should be."""
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()[:3]
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in errors)
+    return str(exc).splitlines()[0]
+
+
 async def structured_call(
-    client: ChatCompletionClient, step: StepTrace, role: str, output: type[T], **variables: Any
+    client: ChatCompletionClient,
+    step: StepTrace,
+    role: str,
+    output: type[T],
+    check: Callable[[T], str | None] | None = None,
+    **variables: Any,
 ) -> T:
+    """`check` judges a valid answer beyond its schema: a problem (told to the model in the one
+    repair request) or None."""
     system, user = render_prompt(role, schema=json.dumps(output.model_json_schema()), **variables)
     messages: list[LLMMessage] = [
         SystemMessage(content=system),
@@ -99,20 +143,28 @@ async def structured_call(
             float(getattr(last, "cost", 0.0) or 0.0),
             str(getattr(last, "model", None) or step.model),
         )
+        answer: T | None
+        problem: str | None
         try:
-            return _parse(result.content, output)
+            answer = _parse(result.content, output)
         except (ValidationError, ValueError, RoleModelError) as exc:
-            problem = str(exc).splitlines()[0][:300]
-            if attempt == 1:
-                raise RoleModelError(f"invalid output after a repair attempt: {problem}") from exc
-            step.notice(
-                "repair", f"output did not match {output.__name__} ({problem}); asking once more"
-            )
-            messages += [
-                AssistantMessage(content=str(result.content), source=role),
-                UserMessage(
-                    content=f"That was not valid: {problem}. Reply with one JSON object matching the schema, nothing else.",
-                    source="user",
-                ),
-            ]
+            answer = None
+            problem = f"output did not match {output.__name__}: {_problem(exc)[:300]}"
+        else:
+            problem = check(answer) if check is not None else None
+        if answer is not None and problem is None:
+            return answer
+        if attempt == 1:
+            raise RoleModelError(f"invalid output after a repair attempt: {problem}")
+        step.notice("repair", f"{problem}; asking once more")
+        messages += [
+            AssistantMessage(content=str(result.content), source=role),
+            # The problem quotes the model's own output: data, like every other variable text.
+            UserMessage(
+                content="That answer was not usable; the problem is quoted below, as data. "
+                "Reply with one JSON object matching the schema, nothing else.\n"
+                + _data({"problem": problem}),
+                source="user",
+            ),
+        ]
     raise AssertionError("unreachable")

@@ -18,7 +18,7 @@ from recteam.agents.base import RoleSpec
 from recteam.agents.context import TurnContext
 from recteam.agents.intent import asks_for_suggestions
 from recteam.agents.llm import RoleModelError, structured_call
-from recteam.agents.messages import Plan, PreferenceProfile, Role
+from recteam.agents.messages import AskAbout, Plan, PreferenceProfile, Role
 from recteam.agents.offline.understanding import Understanding
 from recteam.agents.tracer import StepTrace
 
@@ -31,7 +31,7 @@ def specialists_for(act: str) -> list[Role]:
     return ["user_analyst", "responder"]
 
 
-def _missing_facet(profile: PreferenceProfile) -> str:
+def _missing_facet(profile: PreferenceProfile) -> AskAbout:
     if not (profile.constraints.genres or profile.liked_genres or profile.wants):
         return "genre" if not profile.likes else "era"
     return "liked_item" if not profile.likes else "era"
@@ -219,6 +219,8 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
             raise RoleModelError("ANSWER about an item that is not in the catalog")
         plan.about_item = u.asked_about
         plan.question = plan.question or u.question
+    if plan.ask_about == "which_film" and not u.ambiguous:
+        plan.ask_about = None  # no title here could mean several films: nothing to ask about
     plan.specialists = specialists_for(plan.act)
     ctx.plan = plan
     return plan

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "ROLES",
     "Act",
+    "AskAbout",
     "Candidate",
     "CandidateBus",
     "Critique",
@@ -37,6 +38,10 @@ ROLES: tuple[Role, ...] = (
     "responder",
 )
 Act = Literal["ASK", "RECOMMEND", "ANSWER", "CHAT"]
+# What an ASK turn asks about: a facet missing to recommend, what would help after two turned-down
+# drafts, or which of several same-titled films the user means. A closed set: a model's plan names
+# one of these words, never free text that could travel into another role's prompt.
+AskAbout = Literal["genre", "era", "liked_item", "alternative", "which_film"]
 
 
 class _Payload(BaseModel):
@@ -171,7 +176,7 @@ class Plan(_Payload):
     act: Act
     specialists: list[Role] = Field(default_factory=list)
     rationale: str = ""
-    ask_about: str | None = Field(default=None, description="for ASK: the facet to ask about")
+    ask_about: AskAbout | None = Field(default=None, description="for ASK: what to ask about")
     about_item: ItemRef | None = Field(default=None, description="for ANSWER: the item asked about")
     question: (
         Literal["director", "cast", "year", "scary", "kids", "genre", "length", "plot"] | None

@@ -9,6 +9,7 @@ Writes: ctx.reply (text, and for RECOMMEND the items with a reason grounded in c
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from autogen_core.models import ChatCompletionClient
 
@@ -16,12 +17,12 @@ from recteam.agents.answers import answer_question
 from recteam.agents.base import RoleSpec
 from recteam.agents.context import TurnContext
 from recteam.agents.llm import RoleModelError, structured_call
-from recteam.agents.messages import Candidate, RecommendedItem, Reply
+from recteam.agents.messages import AskAbout, Candidate, RecommendedItem, Reply
 from recteam.agents.tracer import StepTrace
 
 __all__ = ["RESPONDER"]
 
-_QUESTIONS = {
+_QUESTIONS: dict[AskAbout, str] = {
     "genre": "What are you in the mood for: a genre, a feeling (light, dark, mind-bending), or a film you loved lately?",
     "liked_item": "Is there a film you loved that I can use as a starting point?",
     "era": "Any preference on era: recent releases, or older classics?",
@@ -224,11 +225,11 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Reply:
         ctx.reply = Reply(act="ANSWER", text=await _answer(ctx, step))
     elif act == "CHAT":
         ctx.reply = Reply(act="CHAT", text=_chat(ctx))
-    elif plan and plan.ask_about == "which_film":
+    elif plan and plan.ask_about == "which_film" and ctx.understand().ambiguous:
         ctx.reply = Reply(act="ASK", text=await _which_film(ctx))
     else:
-        focus = plan.ask_about if plan and plan.ask_about in _QUESTIONS else "genre"
-        ctx.reply = Reply(act="ASK", text=_QUESTIONS[focus])
+        focus = plan.ask_about if plan and plan.ask_about in _QUESTIONS else None
+        ctx.reply = Reply(act="ASK", text=_QUESTIONS[focus or "genre"])
     if act not in ("CHAT", "ANSWER") and ctx.understand().unknown_titles:
         missing = ", ".join(f"“{t}”" for t in ctx.understand().unknown_titles[:3])
         ctx.reply.text = f"I don't know {missing}; it isn't in my catalog. " + ctx.reply.text
@@ -238,32 +239,31 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Reply:
 async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -> Reply:
     assert ctx.profile is not None and ctx.plan is not None
     fallback = await offline(ctx, step)  # grounded items and reasons; the LLM only rewrites prose
-    facts = fallback.text if ctx.plan.act == "ANSWER" else ""
-    reply = await structured_call(
-        client,
-        step,
-        "responder",
-        Reply,
-        act=fallback.act,
-        message=ctx.message,
-        profile=ctx.profile.model_dump(mode="json"),
-        items=[i.model_dump(mode="json") for i in fallback.items],
-        analyses=[
+    # The offline reply's facts: the catalog's answer, or the films a title could mean.
+    quoted = fallback.act == "ANSWER" or ctx.plan.ask_about == "which_film"
+    data: dict[str, Any] = {
+        "message": ctx.message,
+        "dialogue": [
+            t.model_dump(mode="json") for t in ctx.dialogue[-ctx.settings.history_turns :]
+        ],
+        "profile": ctx.profile.model_dump(mode="json"),
+        "items": [i.model_dump(mode="json") for i in fallback.items],
+        "analyses": [
             ctx.analyses[i.id].model_dump(mode="json")
             for i in fallback.items
             if i.id in ctx.analyses
         ],
-        ask_about=ctx.plan.ask_about or "",
-        facts=facts,
-        dialogue=[t.model_dump(mode="json") for t in ctx.dialogue[-ctx.settings.history_turns :]],
-    )
+        "ask_about": ctx.plan.ask_about if fallback.act == "ASK" else None,
+        "facts": fallback.text if quoted else "",
+    }
+    reply = await structured_call(client, step, "responder", Reply, act=fallback.act, **data)
     allowed = {i.id: i for i in fallback.items}
-    named = [i for i in reply.items if i.id in allowed]
-    if len(named) != len(reply.items):
+    if any(i.id not in allowed for i in reply.items):
         raise RoleModelError("the reply named items that are not in the approved draft")
     # Titles, years and genres come from the catalog, whatever the model wrote.
     items = [
-        allowed[i.id].model_copy(update={"reason": i.reason or allowed[i.id].reason}) for i in named
+        allowed[i.id].model_copy(update={"reason": i.reason or allowed[i.id].reason})
+        for i in reply.items
     ]
     if fallback.act == "RECOMMEND" and not items:
         items = fallback.items
