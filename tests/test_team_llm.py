@@ -13,7 +13,8 @@ from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from recteam.agents.messages import ROLES, Role
 from recteam.agents.settings import TeamSettings
-from recteam.agents.trace import ModelNotice, StepFinished, StepStarted
+from recteam.agents.trace import ModelNotice, StepFinished, StepOutput, StepStarted
+from recteam.evaluation.bench_turn import critical_path_calls
 from recteam.memory.store import MemoryStore
 from recteam.orchestration.llm_settings import LLMSettings, ModelSettings
 from recteam.orchestration.model_clients import build_chat_client
@@ -106,6 +107,61 @@ async def test_a_scripted_recommend_turn_uses_every_llm_role_once(films_store: M
     first_two = [e for e in events if isinstance(e, StepStarted | StepFinished)][:4]
     assert [type(e).__name__ for e in first_two[:2]] == ["StepStarted", "StepStarted"]
     assert agents_in_order(events)[2:] == ["searcher", "item_analyst", "reflector", "responder"]
+
+
+async def test_two_revise_rounds_stay_within_the_call_budget(films_store: MemoryStore) -> None:
+    """The worst case: the reflector's model sends the first draft back, the next draft breaks a
+    rule ("nothing violent"), and the third is approved. Each role asks its model once: the
+    revise rounds re-pick from the item analyst's judgements and check the rules in code."""
+    fits = {
+        "ex machina|2015": (0.9, []),
+        "her|2013": (0.85, []),
+        "interstellar|2014": (0.8, []),
+        "martian|2015": (0.7, ["violent"]),
+        "inception|2010": (0.6, []),
+        "edge of tomorrow|2014": (0.5, ["violent"]),
+        "moon|2009": (0.4, []),
+        "gravity|2013": (0.3, []),
+    }
+    judged = {
+        "analyses": [
+            {"item_id": i, "fit": fit, "pros": ["fits"], "avoided": avoided}
+            for i, (fit, avoided) in fits.items()
+        ]
+    }
+    too_slow = {
+        "verdict": "REVISE",
+        "issues": [{"kind": "diversity", "item_id": "her|2013", "detail": "too slow"}],
+    }
+    final = ["ex machina|2015", "interstellar|2014", "inception|2010"]
+    reply = {**REPLY, "items": [{"id": i, "title": "-", "reason": "calm"} for i in final]}
+    # More answers than the budget allows, so a model asked again would be heard.
+    clients = scripted(
+        manager=[PLAN_RECOMMEND],
+        user_analyst=[{**DELTA, "avoids": ["violent"]}],
+        item_analyst=[judged] * 3,
+        reflector=[too_slow] * 3,
+        responder=[reply] * 2,
+    )
+    events = await turn(
+        team(films_store, clients), "ana", "more science fiction after 2000, nothing violent"
+    )
+    done = finished(events)
+    verdicts = [
+        (e.payload["verdict"], e.payload["round"])
+        for e in of(events, StepOutput)
+        if e.agent == "reflector"
+    ]
+    assert verdicts == [("REVISE", 1), ("REVISE", 2), ("APPROVE", 2)]
+    assert done.error is None and done.act == "RECOMMEND"
+    assert [i.id for i in done.items] == final
+    assert done.llm_calls == 5  # one per LLM role; the budget is <= 7
+    assert critical_path_calls(steps(events)) == 4
+    assert {r: len(calls(clients, r)) for r in ("item_analyst", "reflector")} == {
+        "item_analyst": 1,
+        "reflector": 1,
+    }
+    assert not of(events, ModelNotice)  # nothing fell back: the rounds worked from the answers
 
 
 async def test_invalid_json_is_repaired_once(films_store: MemoryStore) -> None:

@@ -67,6 +67,10 @@ class TurnContext:
     reply: Reply | None = None
     # roles whose model gave no usable answer this turn, so the offline policy took their step
     fell_back: list[str] = field(default_factory=list)
+    # roles that asked their model this turn: a role asks once, a revise round works from that
+    asked_model: set[str] = field(default_factory=set)
+    judged: dict[str, ItemAnalysis] = field(default_factory=dict)  # by the item analyst's model
+    search_query: str | None = None  # the query the searcher's model wrote, when it has one
     _facts: dict[str, CatalogItem | None] = field(default_factory=dict, repr=False)
     _advanced: tuple[Any, tuple[DialogueState, PreferenceProfile, PreferenceProfile]] | None = (
         field(default=None, repr=False)

@@ -1,7 +1,8 @@
 """Item analyst: judges the candidates against the profile in ONE batched step and picks the draft.
 
 Reads:  ctx.candidates (the bus), the profile, the liked items' facts from the catalog.
-Writes: ctx.analyses (fit, pros, cons, the facts behind them) and ctx.draft (ids, best first).
+Writes: ctx.analyses (fit, pros, cons, the facts behind them) and ctx.draft (ids, best first);
+        ctx.judged (the model's judgements, which a revise round re-picks from without a call).
 Tools:  catalog.get (facts of liked items).
 """
 
@@ -68,9 +69,16 @@ async def offline(ctx: TurnContext, step: StepTrace) -> ItemAnalyses:
     assert ctx.profile is not None
     liked = await _liked_facts(ctx, step)
     ctx.analyses = {c.item.id: analyse(c, ctx.profile, liked) for c in ctx.candidates}
+    # On a revise round the model's judgements from earlier in this turn still stand: the bus
+    # lost the struck films and gained a few at its tail, which keep their offline scores (as
+    # the bus below MAX_JUDGED always does).
+    kept = {i: a for i, a in ctx.judged.items() if i in ctx.analyses}
+    ctx.analyses.update(kept)
     ctx.draft = pick_draft(ctx)
     step.thought(
-        f"Scored {len(ctx.analyses)} candidates from catalog facts; picked {len(ctx.draft)}."
+        f"Scored {len(ctx.analyses) - len(kept)} candidates from catalog facts"
+        + (f", kept the model's judgements of {len(kept)}" if kept else "")
+        + f"; picked {len(ctx.draft)}."
     )
     return ItemAnalyses(analyses=list(ctx.analyses.values()), draft=ctx.draft)
 
@@ -103,6 +111,7 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
     }
     if not accepted:
         raise RoleModelError("no judgement named an item on the candidate bus")
+    ctx.judged = accepted
     ctx.analyses.update(accepted)
     ctx.draft = pick_draft(ctx)
     return ItemAnalyses(analyses=list(ctx.analyses.values()), draft=ctx.draft)

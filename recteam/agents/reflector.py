@@ -7,7 +7,9 @@ Writes: ctx.critique; on REVISE, the struck items into ctx.rejected_this_turn (t
         again without them); when the rounds are spent, it approves the draft minus every item that
         still breaks a rule, so a violation never reaches the user.
         Strategy-level lessons (after a rejected recommendation) go to reflective memory.
-The rule checks run in code with or without an LLM: they are facts, not judgement.
+The rule checks run in code with or without an LLM: they are facts, not judgement. The model
+judges the first draft that passes them, once a turn (agents/base.py): a later draft is made of
+the item analyst's next-best judged films, and the rules check it in code.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ Tools:  search_catalog (ItemCatalog.search: dense + BM25 + liked-item examples f
         the wanted genres) and films with the people the user named. The pool is ranked by
         agents/relevance.py (weights in data/ranking.toml) and the top fills the bus.
 The query is built from the typed profile in code, with or without an LLM configured: a search
-request is a data structure, and writing it needs no model call on the critical path.
+request is a data structure, and writing it needs no model call on the critical path. (With
+llm.agents.searcher.model set, the model writes the query text once a turn; a revise round reuses it.)
 """
 
 from __future__ import annotations
@@ -308,7 +309,10 @@ async def _search(ctx: TurnContext, step: StepTrace, request: SearchRequest) -> 
 
 async def offline(ctx: TurnContext, step: StepTrace) -> CandidateBus:
     assert ctx.profile is not None
-    return await _search(ctx, step, build_request(ctx, ctx.profile))
+    request = build_request(ctx, ctx.profile)
+    if ctx.search_query is not None:  # a revise round keeps the query the model wrote this turn
+        request.query = ctx.search_query
+    return await _search(ctx, step, request)
 
 
 async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -> CandidateBus:
@@ -321,9 +325,8 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
         message=ctx.message,
         profile=ctx.profile.model_dump(mode="json"),
     )
-    request = build_request(ctx, ctx.profile)
-    request.query = written.query
-    return await _search(ctx, step, request)
+    ctx.search_query = written.query
+    return await offline(ctx, step)
 
 
 SEARCHER = RoleSpec(

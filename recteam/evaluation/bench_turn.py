@@ -138,6 +138,14 @@ async def run(
     return durations, turns
 
 
+def critical_path_calls(steps: Sequence[StepFinished]) -> int:
+    """Model calls a turn waits for: the manager and the user analyst run concurrently (the larger
+    of the two counts), every other step runs after them, one at a time."""
+    first = [s.llm_calls for s in steps if s.agent in ("manager", "user_analyst")]
+    rest = [s.llm_calls for s in steps if s.agent not in ("manager", "user_analyst")]
+    return max(first, default=0) + sum(rest)
+
+
 @dataclass
 class TurnStats:
     """What a run of turns measured: the figures `report` prints and `recteam bench` tabulates."""
@@ -187,9 +195,7 @@ def summarize(durations: list[float], turns: list[list[TraceEvent]]) -> TurnStat
         for events in recommend:
             steps = [e for e in events if isinstance(e, StepFinished)]
             totals.append(sum(s.llm_calls for s in steps))
-            first = [s.llm_calls for s in steps if s.agent in ("manager", "user_analyst")]
-            rest = [s.llm_calls for s in steps if s.agent not in ("manager", "user_analyst")]
-            critical.append(max(first, default=0) + sum(rest))
+            critical.append(critical_path_calls(steps))
         stats.recommend_calls_max = max(totals)
         stats.recommend_calls_critical_max = max(critical)
     return stats

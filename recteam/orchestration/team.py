@@ -3,7 +3,9 @@
 Why GraphFlow: the turn is a fixed graph with two decisions in it (the manager's act and the
 reflector's verdict), which conditional edges express directly; routing in code keeps the team
 deterministic and costs no model call, and GraphFlow runs the manager and the user analyst
-concurrently because neither depends on the other.
+concurrently because neither depends on the other. A role asks its model at most once per turn
+(agents/base.py), so a revise round runs search and code only: a recommendation makes one call
+per LLM role (a repair aside), five by default, four of them on the critical path.
 
     manager ─┬─(RECOMMEND)─► searcher ─► item_analyst ─► reflector ─(APPROVE)─► responder
              │                  ▲                            │
