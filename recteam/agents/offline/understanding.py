@@ -355,6 +355,9 @@ def understand(
     # named films the user means to watch ("I'll check out Abduction") are taken up too
     judged = {r.id for r in [*found.liked, *found.disliked, *found.seen, *rejected]}
     accepted += [r for r in found.wanted if r.id not in judged]
+    # "Inside Man looks cool, who's in it?": asking about a film is not taking it up yet
+    asked_ids = {r.id for r in found.asked}
+    accepted = [r for r in accepted if r.id not in asked_ids]
     accepted = list({r.id: r for r in accepted}.values())
     chat = None if found.targets or rejected or accepts else _smalltalk(tokens, units, lex)
     _picks_judged_unseen(found, tokens, last_recommended)
