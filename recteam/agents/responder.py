@@ -2,13 +2,15 @@
 
 Reads:  the plan (act), the approved draft and its analyses, the profile, the message.
 Writes: ctx.reply (text, and for RECOMMEND the items with a reason grounded in catalog facts and
-        in the profile). It names only items on the candidate bus: an LLM reply naming anything
-        else is repaired or replaced by the offline reply.
+        in the profile). It names only items on the candidate bus and films the conversation
+        already holds: an LLM reply naming any other film (an item id or a title in its prose) is
+        repaired once, then replaced by the offline reply. HTML in the text is escaped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from autogen_core.models import ChatCompletionClient
@@ -16,8 +18,9 @@ from autogen_core.models import ChatCompletionClient
 from recteam.agents.answers import answer_question
 from recteam.agents.base import RoleSpec
 from recteam.agents.context import TurnContext
-from recteam.agents.llm import RoleModelError, structured_call
+from recteam.agents.llm import structured_call
 from recteam.agents.messages import AskAbout, Candidate, RecommendedItem, Reply
+from recteam.agents.reply_check import escape_html, foreign_titles
 from recteam.agents.tracer import StepTrace
 
 __all__ = ["RESPONDER"]
@@ -233,7 +236,31 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Reply:
     if act not in ("CHAT", "ANSWER") and ctx.understand().unknown_titles:
         missing = ", ".join(f"“{t}”" for t in ctx.understand().unknown_titles[:3])
         ctx.reply.text = f"I don't know {missing}; it isn't in my catalog. " + ctx.reply.text
+    # It quotes the user's words and catalog text, which may hold HTML of their own.
+    ctx.reply.text = escape_html(ctx.reply.text)
     return ctx.reply
+
+
+def _nameable(ctx: TurnContext, fallback: Reply) -> list[str]:
+    """Titles a reply may name: its picks, the film asked about, and the films the conversation
+    already holds (the user's, the picks shown before, the profile's)."""
+    state = ctx.state or ctx.state_before
+    u = ctx.understand()
+    refs = [
+        *(f.item for f in [*ctx.state_before.films, *state.films]),
+        *state.shown,
+        *ctx.last_recommended,
+        *ctx.session_recommended,
+        *u.mentioned_items,
+        *u.named_items,
+        *u.ambiguous,
+    ]
+    if ctx.plan is not None and ctx.plan.about_item is not None:
+        refs.append(ctx.plan.about_item)
+    if ctx.profile is not None:
+        p = ctx.profile
+        refs += [*p.likes, *p.dislikes, *p.chosen, *p.constraints.exclude_items]
+    return [i.title for i in fallback.items] + [r.title for r in refs]
 
 
 async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -> Reply:
@@ -256,10 +283,27 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
         "ask_about": ctx.plan.ask_about if fallback.act == "ASK" else None,
         "facts": fallback.text if quoted else "",
     }
-    reply = await structured_call(client, step, "responder", Reply, act=fallback.act, **data)
     allowed = {i.id: i for i in fallback.items}
-    if any(i.id not in allowed for i in reply.items):
-        raise RoleModelError("the reply named items that are not in the approved draft")
+    nameable = _nameable(ctx, fallback)
+    said = [ctx.message, fallback.text, *(t.text for t in ctx.dialogue if t.speaker == "user")]
+    picked = [c.model_dump(mode="json") for i in fallback.items if (c := ctx.candidate(i.id))]
+    given = json.dumps([data, picked], ensure_ascii=False)  # the facts a reply may draw on
+
+    def check(reply: Reply) -> str | None:
+        stray = [i.id for i in reply.items if i.id not in allowed]
+        if stray:
+            return f"the reply lists items that are not among the given items: {', '.join(stray)}"
+        prose = "\n".join([reply.text, *(i.reason for i in reply.items)])
+        if names := foreign_titles(prose, ctx.linker, nameable, said, given):
+            return (
+                f"the reply names films that are not among the given items: {', '.join(names)}. "
+                "Name only the given items, the film asked about and films the user named"
+            )
+        return None
+
+    reply = await structured_call(
+        client, step, "responder", Reply, check=check, act=fallback.act, **data
+    )
     # Titles, years and genres come from the catalog, whatever the model wrote.
     items = [
         allowed[i.id].model_copy(update={"reason": i.reason or allowed[i.id].reason})
@@ -267,7 +311,7 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
     ]
     if fallback.act == "RECOMMEND" and not items:
         items = fallback.items
-    ctx.reply = Reply(act=fallback.act, text=reply.text, items=items)
+    ctx.reply = Reply(act=fallback.act, text=escape_html(reply.text), items=items)
     return ctx.reply
 
 
