@@ -128,7 +128,18 @@ def units_of(
             units[n] = replace(cue, kind="similar")
     if title is not None:
         units = _titles_among_films(units, tokens, title)
-    return _drop_false_pronouns(units, tokens, lex)
+    return _similar_after_else(_drop_false_pronouns(units, tokens, lex))
+
+
+def _similar_after_else(units: list[Unit]) -> list[Unit]:
+    """'Anything else like Prisoners?': "anything else" took the "else", so the "like" right
+    after it is the "something like" of a request for similar films, not a liking asked about."""
+    out = list(units)
+    for n in range(1, len(out)):
+        prev, unit = out[n - 1], out[n]
+        if unit.kind == "like" and prev.kind == "reject" and prev.end == unit.first:
+            out[n] = Unit("similar", unit.first, unit.end, unit.value)
+    return out
 
 
 def _titles_among_films(
