@@ -252,3 +252,30 @@ def test_a_role_that_fell_back_is_said_in_the_reply() -> None:
         and "⚠️ manager: openai/x gave no usable answer" in reply
         and "llm.api_base" in reply
     )
+
+
+def test_trace_text_quoting_a_model_or_the_catalog_renders_no_html() -> None:
+    events = [
+        TurnStarted(**S, user_id="ana", message="hi"),
+        StepStarted(**S, agent="manager", step_id="m1", title="planning", model="openai/x"),
+        StepThought(**S, agent="manager", step_id="m1", content='<img src="http://x/t.png">'),
+        ModelNotice(
+            **S,
+            agent="manager",
+            step_id="m1",
+            kind="offline_fallback",
+            detail='openai/x said <img src="http://x/n.png">',
+        ),
+        StepFinished(**S, agent="manager", step_id="m1", status="done", duration_ms=3.0),
+        TurnFinished(
+            **S,
+            act="ASK",
+            reply="Which genre?",
+            duration_ms=5.0,
+            fell_back=["manager"],
+            offline_only=True,
+        ),
+    ]
+    rendered = " ".join(str(m.content) for m in render_chat(events))
+    assert "<img" not in rendered and "&lt;img" in rendered
+    assert "the offline policy answered alone" in rendered

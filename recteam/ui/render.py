@@ -60,15 +60,15 @@ class _Step:
 
     def add(self, event: TraceEvent) -> None:
         if isinstance(event, StepThought):
-            self.lines.append(f"💭 {event.content}")
+            self.lines.append(f"💭 {_safe(event.content)}")
         elif isinstance(event, ToolCalled):
             self.lines.append(f"🛠️ **{event.tool}** {_code(_short(event.arguments, 300))}")
         elif isinstance(event, ToolReturned):
             self.lines.append(f"↩️ {event.duration_ms:.0f} ms: {_code(_short(event.result, 300))}")
         elif isinstance(event, MemoryAccess):
-            self.lines.append(f"🗂️ memory {event.op} · {event.kind}: {event.summary}")
+            self.lines.append(f"🗂️ memory {event.op} · {event.kind}: {_safe(event.summary)}")
         elif isinstance(event, ModelNotice):
-            self.lines.append(f"⚠️ **{event.kind}**: {event.detail}")
+            self.lines.append(f"⚠️ **{event.kind}**: {_safe(event.detail)}")
             if event.kind == "offline_fallback":
                 self.fallbacks.append(event)
         elif isinstance(event, StepOutput):
@@ -97,6 +97,12 @@ class _Step:
         )
 
 
+def _safe(text: str) -> str:
+    """Trace text (thoughts, notices, memory summaries) can quote the user, the catalog or a
+    model: markdown stays, HTML does not render ('<img src=...>' fetches nothing)."""
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
 def item_cards(items: Sequence[RecommendedItem]) -> str:
     """A card per pick: title, year, genres and why it fits (HTML; every value escaped)."""
     cards = []
@@ -118,7 +124,7 @@ def _reply_text(done: TurnFinished, fallbacks: Sequence[ModelNotice]) -> str:
         text = "\n".join(line for line in text.splitlines() if not line.startswith("- **"))
     # A model that failed is said in the reply too, not only inside a collapsed step.
     for notice in fallbacks:
-        text += f"\n\n⚠️ {notice.agent}: {notice.detail}"
+        text += f"\n\n⚠️ {notice.agent}: {_safe(notice.detail)}"
     if done.offline_only:
         text += "\n\n⚠️ Every configured model failed this turn: the offline policy answered alone."
     if done.error:
