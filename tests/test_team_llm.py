@@ -13,7 +13,7 @@ from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from recteam.agents.messages import ROLES, Role
 from recteam.agents.settings import TeamSettings
-from recteam.agents.trace import ModelNotice, StepFinished, StepOutput, StepStarted
+from recteam.agents.trace import ModelCalled, ModelNotice, StepFinished, StepOutput, StepStarted
 from recteam.evaluation.bench_turn import critical_path_calls
 from recteam.memory.store import MemoryStore
 from recteam.orchestration.llm_settings import LLMSettings, ModelSettings
@@ -209,6 +209,24 @@ async def test_a_failing_model_never_crashes_the_turn(films_store: MemoryStore) 
     assert all(1990 <= (i.year or 0) <= 1999 and "Comedy" in i.genres for i in done.items)
     fell_back = {n.agent for n in of(events, ModelNotice) if n.kind == "offline_fallback"}
     assert fell_back >= {"manager", "user_analyst", "item_analyst", "responder"}
+    # the turn says the offline policy answered alone, and each step who finally answered
+    assert done.offline_only and set(done.fell_back) == fell_back
+    assert {f.model for f in of(events, StepFinished) if f.agent in fell_back} == {"offline"}
+
+
+async def test_every_model_call_is_in_the_trace_as_it_was_made(films_store: MemoryStore) -> None:
+    clients = scripted(
+        manager=["not json at all", {"act": "ASK", "ask_about": "genre"}],
+        responder=[{"act": "ASK", "text": "Which genre?"}],
+    )
+    events = await turn(team(films_store, clients), "ed", "hi, I need a film")
+    called = [e for e in of(events, ModelCalled) if e.agent == "manager"]
+    assert len(called) == 2  # the bad answer and the repaired one, both recorded
+    first, second = called
+    assert [m["role"] for m in first.messages] == ["system", "user"]
+    assert "hi, I need a film" in first.messages[-1]["content"]
+    assert first.reply == "not json at all" and second.messages[-1]["role"] == "user"
+    assert first.model == "scripted/manager"
 
 
 async def test_instructions_in_user_text_stay_data(films_store: MemoryStore) -> None:

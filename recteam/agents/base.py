@@ -89,6 +89,7 @@ class RoleAgent(BaseChatAgent):
             # A model that failed is not asked again this turn either: the fallback stands.
             self.ctx.asked_model.add(self.spec.role)
             self.ctx.fell_back.append(self.spec.role)
+            step.model = "offline"  # who finally answered this step
             step.notice(
                 "offline_fallback",
                 f"{self.model} gave no usable answer ({exc}); the offline policy took this step",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -99,6 +100,13 @@ def render_prompt(role: str, **variables: Any) -> tuple[str, str]:
     ).render(**variables)
 
 
+def _as_dict(message: LLMMessage) -> dict[str, str]:
+    role = {"SystemMessage": "system", "UserMessage": "user"}.get(
+        type(message).__name__, "assistant"
+    )
+    return {"role": role, "content": str(getattr(message, "content", ""))}
+
+
 def _parse(content: Any, output: type[T]) -> T:
     if not isinstance(content, str):
         raise RoleModelError(f"expected JSON text, got {type(content).__name__}")
@@ -129,6 +137,7 @@ async def structured_call(
         UserMessage(content=user, source="user"),
     ]
     for attempt in range(2):
+        started = time.perf_counter()
         try:
             # JSON mode plus the schema in the prompt: strict json_schema rejects optional fields on
             # several providers, and every role validates (and repairs) the answer itself anyway.
@@ -137,11 +146,19 @@ async def structured_call(
             raise RoleModelError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
         # The adapter's own record of this call (model actually used, cost); absent on others.
         last = getattr(result, "call", None)
-        step.usage(
-            result.usage.prompt_tokens,
-            result.usage.completion_tokens,
-            float(getattr(last, "cost", 0.0) or 0.0),
-            str(getattr(last, "model", None) or step.model),
+        model = str(getattr(last, "model", None) or step.model)
+        cost = float(getattr(last, "cost", 0.0) or 0.0)
+        step.usage(result.usage.prompt_tokens, result.usage.completion_tokens, cost, model)
+        step.model_called(
+            model=model,
+            messages=[_as_dict(m) for m in messages],
+            reply=str(result.content),
+            reasoning=getattr(result, "thought", None),
+            prompt_tokens=result.usage.prompt_tokens,
+            completion_tokens=result.usage.completion_tokens,
+            cost=cost,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            failed_attempts=int(getattr(last, "retries", 0) or 0),
         )
         answer: T | None
         problem: str | None

@@ -17,6 +17,7 @@ from recteam.agents.messages import Act, ItemRef, RecommendedItem, Role
 
 __all__ = [
     "MemoryAccess",
+    "ModelCalled",
     "ModelNotice",
     "StepFinished",
     "StepOutput",
@@ -95,8 +96,28 @@ class ModelNotice(_Event):
     type: Literal["model_notice"] = "model_notice"
     agent: Role
     step_id: str
-    kind: Literal["retry", "fallback", "repair", "offline_fallback", "error"]
+    kind: Literal["retry", "fallback", "cooldown", "repair", "offline_fallback", "error"]
     detail: str
+
+
+class ModelCalled(_Event):
+    """One model call of a step, as it was made: the rendered messages, what came back (and
+    the model's reasoning when the provider returns it), which model answered, its cost."""
+
+    type: Literal["model_called"] = "model_called"
+    agent: Role
+    step_id: str
+    model: str = Field(description="The model that answered (a fallback, if the primary failed).")
+    messages: list[dict[str, str]] = Field(description="role and content, as sent")
+    reply: str
+    reasoning: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    latency_ms: float = 0.0
+    failed_attempts: int = Field(
+        default=0, description="Failed attempts (retries, fallbacks) before this answer."
+    )
 
 
 class StepOutput(_Event):
@@ -146,6 +167,7 @@ TraceEvent = Annotated[
     | ToolReturned
     | MemoryAccess
     | ModelNotice
+    | ModelCalled
     | StepOutput
     | StepFinished
     | TurnFinished,

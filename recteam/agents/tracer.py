@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from recteam.agents.messages import Role
 from recteam.agents.trace import (
     MemoryAccess,
+    ModelCalled,
     ModelNotice,
     StepFinished,
     StepOutput,
@@ -101,6 +102,9 @@ class StepTrace:
 
     def notice(self, kind: str, detail: str) -> None:
         self._emit(ModelNotice, kind=kind, detail=detail)
+
+    def model_called(self, **fields: Any) -> None:
+        self._emit(ModelCalled, **fields)
 
     def usage(self, prompt_tokens: int, completion_tokens: int, cost: float, model: str) -> None:
         self.llm_calls += 1

@@ -17,6 +17,7 @@ from recteam.agents.messages import PreferenceProfile, RecommendedItem
 from recteam.agents.relevance import explain
 from recteam.agents.trace import (
     MemoryAccess,
+    ModelCalled,
     ModelNotice,
     StepFinished,
     StepOutput,
@@ -71,6 +72,20 @@ class _Step:
             self.lines.append(f"⚠️ **{event.kind}**: {_safe(event.detail)}")
             if event.kind == "offline_fallback":
                 self.fallbacks.append(event)
+        elif isinstance(event, ModelCalled):
+            self.lines.append(
+                f"📨 **{_safe(event.model)}** · {event.prompt_tokens}+{event.completion_tokens} "
+                f"tokens · {event.latency_ms:.0f} ms"
+                + (
+                    f" · {event.failed_attempts} failed attempt(s) first"
+                    if event.failed_attempts
+                    else ""
+                )
+            )
+            if event.reasoning:
+                self.lines.append(f"🧠 {_safe(_short(event.reasoning, 600))}")
+            prompt = event.messages[-1]["content"] if event.messages else ""
+            self.lines.append(f"✉️ prompt (last message): {_code(_short(prompt, 400))}")
         elif isinstance(event, StepOutput):
             self.lines.append(f"📤 {event.payload_type}: {_code(_short(event.payload, 300))}")
         elif isinstance(event, StepFinished):

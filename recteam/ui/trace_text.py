@@ -7,6 +7,7 @@ from typing import Any
 
 from recteam.agents.trace import (
     MemoryAccess,
+    ModelCalled,
     ModelNotice,
     StepFinished,
     StepStarted,
@@ -60,6 +61,12 @@ def event_line(event: TraceEvent, verbose: bool = False) -> str | None:
         return f"    [dim]result ({event.duration_ms:.0f} ms):[/] {_short(event.result, 140)}"
     if isinstance(event, MemoryAccess):
         return f"    [dim]memory {event.op} {event.kind}:[/] {_short(event.summary, 140)}"
+    if isinstance(event, ModelCalled):
+        why = f" · reasoning: {_short(event.reasoning, 120)}" if event.reasoning else ""
+        return (
+            f"    [dim]model {event.model}: {event.prompt_tokens}+{event.completion_tokens} tok, "
+            f"{event.latency_ms:.0f} ms[/]{why}"
+        )
     return None
 
 
