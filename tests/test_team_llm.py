@@ -310,3 +310,18 @@ async def test_an_llm_user_analyst_fills_the_same_dialogue_state(films_store: Me
     assert "Horror" in rec.profile("lu").constraints.exclude_genres
     assert rec.profile("lu").constraints.year_min is None  # years belong to the request
     assert len(done.items) == 1 and done.items[0].id not in {p.id for p in picks}
+
+
+async def test_llm_roles_get_the_readers_linked_films_as_hints(films_store: MemoryStore) -> None:
+    """The model decides; the reader's links (which Heat, which year) come with the message, and a
+    title the model returns is linked to the film the reader found."""
+    clients = scripted(
+        manager=[{"act": "RECOMMEND", "rationale": "a liked film"}],
+        user_analyst=[{"liked_titles": ["Heat"]}],
+    )
+    rec = team(films_store, clients)
+    await turn(rec, "hal", "I loved Heat with Al Pacino, more like it please")
+    for role in ("manager", "user_analyst"):
+        sent = calls(clients, role)[0]["messages"][-1].content
+        assert '"reader"' in sent and "heat|1995" in sent
+    assert [i.id for i in rec.profile("hal").likes] == ["heat|1995"]

@@ -20,6 +20,7 @@ from recteam.agents.intent import asks_for_suggestions
 from recteam.agents.llm import RoleModelError, structured_call
 from recteam.agents.messages import AskAbout, Plan, PreferenceProfile, Role
 from recteam.agents.offline.understanding import Understanding
+from recteam.agents.reader_hints import reader_hints
 from recteam.agents.tracer import StepTrace
 
 __all__ = ["MANAGER", "specialists_for"]
@@ -212,6 +213,7 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
         profile=ctx.profile_before.model_dump(mode="json"),
         lessons=[r.text for r in ctx.lessons],
         mentioned_items=mentioned,
+        reader=reader_hints(u),
     )
     if plan.act == "ANSWER":
         # The item must be one the catalog knows; the model's guess is replaced by the linked one.

@@ -22,6 +22,7 @@ from recteam.agents.llm import structured_call
 from recteam.agents.messages import ItemRef, PreferenceProfile
 from recteam.agents.offline.moves import QuestionKind
 from recteam.agents.offline.understanding import Understanding
+from recteam.agents.reader_hints import reader_hints
 from recteam.agents.tracer import StepTrace
 from recteam.errors import NotFoundError
 from recteam.memory.items import title_key
@@ -214,6 +215,7 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
         dialogue=[t.model_dump(mode="json") for t in ctx.dialogue[-ctx.settings.history_turns :]],
         profile=ctx.profile_before.model_dump(mode="json"),
         last_recommended=[i.model_dump() for i in ctx.last_recommended],
+        reader=reader_hints(ctx.understand()),
     )
 
     fields = {
