@@ -64,6 +64,34 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def instant_answer(role: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A valid answer for `role`, computed at once from its prompt's <data> block: what a
+    zero-latency model says (InstantModel here, StubLLMServer over HTTP)."""
+    if role == "manager":
+        return {"act": "RECOMMEND", "rationale": "benchmark"}
+    if role == "user_analyst":
+        return {"wants": ["light"]}
+    if role == "item_analyst":
+        cands = [c["item"]["id"] for c in data.get("candidates", [])]
+        return {
+            "analyses": [
+                {"item_id": c, "fit": 1 - i / 100, "pros": ["fits"]} for i, c in enumerate(cands)
+            ]
+        }
+    if role == "reflector":
+        return {"verdict": "APPROVE"}
+    if role == "responder":
+        return {
+            "act": "RECOMMEND",
+            "text": "Here you go.",
+            "items": [
+                {"id": i["id"], "title": i["title"], "reason": "fits"}
+                for i in data.get("items", [])
+            ],
+        }
+    return {"query": "films"}
+
+
 class InstantModel(ReplayChatCompletionClient):
     """A zero-latency model for one role: it reads the prompt's <data> block and answers with
     valid JSON at once, so a benchmark measures the team and not a model."""
@@ -80,34 +108,7 @@ class InstantModel(ReplayChatCompletionClient):
         **kwargs: Any,
     ) -> CreateResult:
         text = str(messages[-1].content)
-        data = prompt_data(text)
-        answer: dict[str, Any]
-        if self.role == "manager":
-            answer = {"act": "RECOMMEND", "rationale": "benchmark"}
-        elif self.role == "user_analyst":
-            answer = {"wants": ["light"]}
-        elif self.role == "item_analyst":
-            cands = [c["item"]["id"] for c in data.get("candidates", [])]
-            answer = {
-                "analyses": [
-                    {"item_id": c, "fit": 1 - i / 100, "pros": ["fits"]}
-                    for i, c in enumerate(cands)
-                ]
-            }
-        elif self.role == "reflector":
-            answer = {"verdict": "APPROVE"}
-        elif self.role == "responder":
-            answer = {
-                "act": "RECOMMEND",
-                "text": "Here you go.",
-                "items": [
-                    {"id": i["id"], "title": i["title"], "reason": "fits"}
-                    for i in data.get("items", [])
-                ],
-            }
-        else:
-            answer = {"query": "films"}
-        content = json.dumps(answer)
+        content = json.dumps(instant_answer(self.role, prompt_data(text)))
         return CreateResult(
             finish_reason="stop",
             content=content,

@@ -44,10 +44,24 @@ def bench(
             "--quick", help="Small catalogs (300 and 1,000 items) and few queries and turns."
         ),
     ] = False,
+    llm: Annotated[
+        bool,
+        typer.Option(
+            "--llm",
+            help="Instead: recommendation turns (default 20) with every LLM role through "
+            "litellm's real HTTP path at a zero-latency local stub server: model calls per turn "
+            "and on the critical path, tokens per role, time inside litellm and the "
+            "orchestration overhead around it, beside the machine's load.",
+        ),
+    ] = False,
 ) -> None:
     """Benchmark the team on temporary stores (your own memory is not touched): search p50/p95
     at 1k, 10k and the full catalog, per-agent time per turn with the offline policy and with a
-    zero-latency scripted model, LLM calls and tokens per turn, memory growth per turn."""
+    zero-latency scripted model, LLM calls and tokens per turn, memory growth per turn.
+    With --llm, the LLM path's calls, tokens and overhead instead."""
+    if llm:
+        bench_llm_path(turns or 20, out)
+        return
     sizes = QUICK_SIZES if quick else FULL_SIZES
     n_queries = queries or (20 if quick else 300)
     n_turns = turns or (6 if quick else 60)
@@ -68,6 +82,22 @@ def bench(
         )
     else:
         console.print(f"plot: {png}")
+
+
+def bench_llm_path(turns: int, out: Path) -> None:
+    from recteam.evaluation.bench_llm import main_async, report
+
+    with console.status("benchmarking the LLM path") as status:
+        result = asyncio.run(
+            main_async(turns, log=lambda m: status.update(f"benchmarking the LLM path: {m}"))
+        )
+    for line in report(result):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench_llm.json").write_text(
+        json.dumps(asdict(result), indent=2) + "\n", encoding="utf-8"
+    )
+    console.print(f"\nfigures: {out / 'bench_llm.json'}")
 
 
 def print_tables(result: BenchResult) -> None:
