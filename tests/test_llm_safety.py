@@ -14,7 +14,7 @@ import yaml
 from autogen_core.models import ChatCompletionClient
 from jinja2 import Environment, meta
 
-from recteam.agents.llm import prompt_data, render_prompt
+from recteam.agents.llm import prompt_data, render_prompt, schema_outline
 from recteam.agents.messages import ROLES, Reply, Role
 from recteam.agents.offline.linking import EntityLinker
 from recteam.agents.reply_check import escape_html, foreign_titles
@@ -146,7 +146,7 @@ async def test_model_output_never_lands_in_a_system_message(
     assert "ask_about" in repair_problem(second[3])
     (responder,) = sent(llm_stub, "responder")
     assert user_data(responder)["ask_about"] == "liked_item"
-    schema = json.dumps(Reply.model_json_schema())
+    schema = schema_outline(Reply)
     fixed = render_prompt("responder", schema=schema, act="ASK", **dict.fromkeys(_DATA_KEYS))[0]
     assert responder[0] == {"role": "system", "content": fixed}
     assert "liked_item" not in fixed

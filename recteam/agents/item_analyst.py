@@ -22,7 +22,10 @@ from recteam.memory.items import title_key
 
 __all__ = ["ITEM_ANALYST", "pick_draft"]
 
-MAX_JUDGED = 12  # the batched LLM call judges the top of the bus; the rest keep offline scores
+# The batched LLM call judges what the draft needs: the top of the bus, twice the picks (room for
+# the reflector to strike some); the rest keep their offline scores.
+JUDGED_PER_PICK = 2
+MAX_JUDGED = 12
 
 
 def _franchise(title: str) -> str:
@@ -86,7 +89,7 @@ async def offline(ctx: TurnContext, step: StepTrace) -> ItemAnalyses:
 async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -> ItemAnalyses:
     assert ctx.profile is not None
     baseline = await offline(ctx, step)  # facts-based scores for every candidate, and the fallback
-    judged = ctx.candidates[:MAX_JUDGED]
+    judged = ctx.candidates[: min(MAX_JUDGED, JUDGED_PER_PICK * max(ctx.picks, 1))]
     if not judged:
         return baseline
     result = await structured_call(
@@ -96,11 +99,14 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
         ItemAnalyses,
         profile=ctx.profile.model_dump(mode="json"),
         # the ranking's signals stay out: they cost tokens and the model judges from facts
-        candidates=[c.model_dump(mode="json", exclude={"signals"}) for c in judged],
+        candidates=[
+            c.model_dump(mode="json", exclude={"signals", "score", "popularity", "rank"})
+            for c in judged
+        ],
         message=ctx.message,
         picks=ctx.picks,
     )
-    known = {c.item.id for c in judged}
+    known = {c.item.id for c in ctx.candidates}  # a judgement of any film on the bus counts
     unknown = [a.item_id for a in result.analyses if a.item_id not in known]
     if unknown:
         step.notice(

@@ -43,7 +43,8 @@ def _tojson(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, indent=indent, ensure_ascii=False, default=str).replace("<", "\\u003c")
 
 
-_ENV.filters["tojson"] = _tojson
+# Templates quote data through this filter: compacted (no empty fields, no timestamps).
+_ENV.filters["tojson"] = lambda value, indent=None: _tojson(compact(value), indent)
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
 
 
@@ -86,18 +87,69 @@ def _closed(name: str, value: Any) -> bool:
     return isinstance(value, str) and value in get_args(Act)
 
 
+def schema_outline(output: type[BaseModel]) -> str:
+    """The answer's shape as a small model reads it best: one line per field with its type and
+    what it means, instead of the JSON schema (half the tokens, no $defs to follow)."""
+    schema = output.model_json_schema()
+    defs = schema.get("$defs", {})
+
+    def kind(node: dict[str, Any]) -> str:
+        if "$ref" in node:
+            return (
+                "{"
+                + ", ".join(
+                    f'"{k}": {kind(v)}' for k, v in _props(defs[node["$ref"].rsplit("/", 1)[-1]])
+                )
+                + "}"
+            )
+        if "enum" in node:
+            return " | ".join(json.dumps(v) for v in node["enum"])
+        if "const" in node:
+            return json.dumps(node["const"])
+        if "anyOf" in node:
+            return " | ".join(kind(n) for n in node["anyOf"])
+        if node.get("type") == "array":
+            return "[" + kind(node.get("items", {})) + ", ...]"
+        return str(node.get("type", "any"))
+
+    lines = ["{"]
+    for name, node in _props(schema):
+        about = node.get("description", "")
+        lines.append(f'  "{name}": {kind(node)},' + (f"  // {about}" if about else ""))
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _props(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return list(schema.get("properties", {}).items())
+
+
+_NOISE_KEYS = frozenset({"updated_at", "created_at", "ts"})
+
+
+def compact(value: Any) -> Any:
+    """Data as a model needs it: no empty fields (None, "", [], {}) and no timestamps, which cost
+    tokens and tell a small model nothing. False and 0 stay: they say something."""
+    if isinstance(value, dict):
+        out = {k: compact(v) for k, v in value.items() if k not in _NOISE_KEYS}
+        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+    if isinstance(value, list | tuple):
+        return [compact(v) for v in value]
+    return value
+
+
 def render_prompt(role: str, **variables: Any) -> tuple[str, str]:
     """(system, user) for `role`; a variable the template uses but the caller did not pass fails,
-    and so does an open value (any text) the system template would hold."""
+    and so does an open value (any text) the system template would hold. The user part's data is
+    compacted (no empty fields, no timestamps)."""
     spec = _prompt(role)
     for name in sorted(_system_variables(role)):
         if name in variables and not _closed(name, variables[name]):
             raise ValueError(
                 f"prompts/{role}.yaml: {name!r} is not a closed value; pass it inside <data>"
             )
-    return _ENV.from_string(spec["system"]).render(**variables), _ENV.from_string(
-        spec["user"]
-    ).render(**variables)
+    system = _ENV.from_string(spec["system"]).render(**variables)
+    return system, _ENV.from_string(spec["user"]).render(**variables)
 
 
 def _as_dict(message: LLMMessage) -> dict[str, str]:
@@ -131,7 +183,7 @@ async def structured_call(
 ) -> T:
     """`check` judges a valid answer beyond its schema: a problem (told to the model in the one
     repair request) or None."""
-    system, user = render_prompt(role, schema=json.dumps(output.model_json_schema()), **variables)
+    system, user = render_prompt(role, schema=schema_outline(output), **variables)
     messages: list[LLMMessage] = [
         SystemMessage(content=system),
         UserMessage(content=user, source="user"),
