@@ -325,3 +325,48 @@ async def test_llm_roles_get_the_readers_linked_films_as_hints(films_store: Memo
         sent = calls(clients, role)[0]["messages"][-1].content
         assert '"reader"' in sent and "heat|1995" in sent
     assert [i.id for i in rec.profile("hal").likes] == ["heat|1995"]
+
+
+async def test_the_responders_reply_streams_into_the_trace_as_it_is_written(
+    films_store: MemoryStore, llm_stub: LLMStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through litellm's real SSE path: the reply's text arrives in pieces (reply_chunk events)
+    before the turn ends, and the web chat shows the reply so far while the turn runs."""
+    from recteam.agents.trace import ReplyChunk, TurnStarted
+    from recteam.ui.render import render_chat
+
+    monkeypatch.setenv("STUB_KEY", "stub-key")
+    text = 'Which genre are you in the mood for tonight? Say "comedy" or anything else.'
+    llm_stub.reply(json.dumps({"act": "ASK", "text": text}))
+    settings = ModelSettings(
+        model="openai/stub-model", api_base=llm_stub.api_base, api_key_env="STUB_KEY"
+    )
+    client = build_chat_client(settings, _report_model_event)
+    clients: RoleClients = {role: (None, "offline") for role in ROLES}
+    clients["responder"] = (client, "openai/stub-model")
+    events = await turn(team(films_store, clients), "st", "hello there")
+
+    chunks = of(events, ReplyChunk)
+    assert len(chunks) > 3 and "".join(c.text for c in chunks) == text
+    assert llm_stub.requests[-1].body.get("stream") is True
+    assert finished(events).reply == text
+    started = next(i for i, e in enumerate(events) if isinstance(e, TurnStarted))
+    midway = events[started : events.index(chunks[3]) + 1]
+    shown = str(render_chat(midway)[-1].content)
+    assert shown.endswith("▌") and shown.startswith("Which genre")
+
+
+def test_a_text_field_is_streamed_piece_by_piece_even_when_an_escape_is_cut() -> None:
+    from recteam.agents.llm import _FieldStream
+
+    got: list[str] = []
+    stream = _FieldStream("text", got.append)
+    for piece in [
+        '{"act": "ASK", "te',
+        'xt": "Say \\',
+        '"hi\\"',
+        " \\u00e9t\\u00e9",
+        '", "items": []}',
+    ]:
+        stream.feed(piece)
+    assert "".join(got) == 'Say "hi" été'

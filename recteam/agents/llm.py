@@ -173,16 +173,74 @@ def _problem(exc: Exception) -> str:
     return str(exc).splitlines()[0]
 
 
+class _FieldStream:
+    """The growing value of one string field ("text") in JSON a model is still writing: each
+    new piece of it, decoded, as soon as it arrives."""
+
+    def __init__(self, name: str, sink: Callable[[str], None]) -> None:
+        self._start = re.compile(rf'"{re.escape(name)}"\s*:\s*"')
+        self._sink = sink
+        self._buffer = ""
+        self._sent = 0
+        self._done = False
+
+    def feed(self, chunk: str) -> None:
+        if self._done:
+            return
+        self._buffer += chunk
+        m = self._start.search(self._buffer)
+        if m is None:
+            return
+        raw, k, closed = [], m.end(), False
+        while k < len(self._buffer):
+            ch = self._buffer[k]
+            if ch == "\\":
+                if k + 1 >= len(self._buffer):
+                    break  # an escape cut in two: wait for the rest
+                raw.append(self._buffer[k : k + 2])
+                k += 2
+                continue
+            if ch == '"':
+                closed = True
+                break
+            raw.append(ch)
+            k += 1
+        try:
+            text = json.loads('"' + "".join(raw) + '"')
+        except ValueError:
+            return  # a \u escape still arriving
+        if len(text) > self._sent:
+            self._sink(text[self._sent :])
+            self._sent = len(text)
+        self._done = closed
+
+
+async def _streamed(
+    client: ChatCompletionClient, messages: list[LLMMessage], stream: _FieldStream
+) -> Any:
+    result = None
+    async for piece in client.create_stream(messages, json_output=True):
+        if isinstance(piece, str):
+            stream.feed(piece)
+        else:
+            result = piece
+    if result is None:
+        raise RoleModelError("the stream ended without a result")
+    return result
+
+
 async def structured_call(
     client: ChatCompletionClient,
     step: StepTrace,
     role: str,
     output: type[T],
     check: Callable[[T], str | None] | None = None,
+    stream_text: Callable[[str], None] | None = None,
     **variables: Any,
 ) -> T:
     """`check` judges a valid answer beyond its schema: a problem (told to the model in the one
-    repair request) or None."""
+    repair request) or None. `stream_text` gets the answer's "text" field piece by piece while
+    the model writes its first answer (the repair, if any, is not streamed)."""
     system, user = render_prompt(role, schema=schema_outline(output), **variables)
     messages: list[LLMMessage] = [
         SystemMessage(content=system),
@@ -193,7 +251,10 @@ async def structured_call(
         try:
             # JSON mode plus the schema in the prompt: strict json_schema rejects optional fields on
             # several providers, and every role validates (and repairs) the answer itself anyway.
-            result = await client.create(messages, json_output=True)
+            if stream_text is not None and attempt == 0:
+                result = await _streamed(client, messages, _FieldStream("text", stream_text))
+            else:
+                result = await client.create(messages, json_output=True)
         except Exception as exc:  # every client failure means the same here: use the fallback
             raise RoleModelError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
         # The adapter's own record of this call (model actually used, cost); absent on others.

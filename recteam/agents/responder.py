@@ -302,7 +302,14 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
         return None
 
     reply = await structured_call(
-        client, step, "responder", Reply, check=check, act=fallback.act, **data
+        client,
+        step,
+        "responder",
+        Reply,
+        check=check,
+        stream_text=step.reply_chunk if ctx.settings.stream else None,
+        act=fallback.act,
+        **data,
     )
     # Titles, years and genres come from the catalog, whatever the model wrote.
     items = [

@@ -26,6 +26,10 @@ class TeamSettings(BaseModel):
     history_turns: int = Field(
         default=8, ge=0, le=100, description="Dialogue turns shown to LLM roles."
     )
+    stream: bool = Field(
+        default=True,
+        description="The responder's model streams its reply into the chat as it writes it.",
+    )
     turn_timeout: float = Field(
         default=300.0,
         gt=0,

@@ -19,6 +19,7 @@ __all__ = [
     "MemoryAccess",
     "ModelCalled",
     "ModelNotice",
+    "ReplyChunk",
     "StepFinished",
     "StepOutput",
     "StepStarted",
@@ -100,6 +101,16 @@ class ModelNotice(_Event):
     detail: str
 
 
+class ReplyChunk(_Event):
+    """A piece of the reply as the responder's model writes it (streamed); the turn's final
+    reply (TurnFinished) replaces the pieces, repaired or not."""
+
+    type: Literal["reply_chunk"] = "reply_chunk"
+    agent: Role
+    step_id: str
+    text: str
+
+
 class ModelCalled(_Event):
     """One model call of a step, as it was made: the rendered messages, what came back (and
     the model's reasoning when the provider returns it), which model answered, its cost."""
@@ -168,6 +179,7 @@ TraceEvent = Annotated[
     | MemoryAccess
     | ModelNotice
     | ModelCalled
+    | ReplyChunk
     | StepOutput
     | StepFinished
     | TurnFinished,

@@ -17,6 +17,7 @@ from recteam.agents.trace import (
     MemoryAccess,
     ModelCalled,
     ModelNotice,
+    ReplyChunk,
     StepFinished,
     StepOutput,
     StepStarted,
@@ -105,6 +106,9 @@ class StepTrace:
 
     def model_called(self, **fields: Any) -> None:
         self._emit(ModelCalled, **fields)
+
+    def reply_chunk(self, text: str) -> None:
+        self._emit(ReplyChunk, text=text)
 
     def usage(self, prompt_tokens: int, completion_tokens: int, cost: float, model: str) -> None:
         self.llm_calls += 1

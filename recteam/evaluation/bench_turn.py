@@ -19,7 +19,7 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -115,6 +115,20 @@ class InstantModel(ReplayChatCompletionClient):
             usage=RequestUsage(prompt_tokens=len(text) // 4, completion_tokens=len(content) // 4),
             cached=False,
         )
+
+    async def create_stream(
+        self,
+        messages: Sequence[LLMMessage],
+        *,
+        cancellation_token: CancellationToken | None = None,
+        **kwargs: Any,
+    ) -> AsyncGenerator[str | CreateResult, None]:
+        """The same answer, streamed in pieces of a few characters, then the whole result."""
+        result = await self.create(messages, cancellation_token=cancellation_token)
+        content = str(result.content)
+        for start in range(0, len(content), 8):
+            yield content[start : start + 8]
+        yield result
 
 
 async def run(

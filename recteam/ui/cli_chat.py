@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import uuid
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from recteam.agents.trace import TraceEvent, TurnFinished, dump_jsonl
+from recteam.agents.trace import ReplyChunk, TraceEvent, TurnFinished, dump_jsonl
 from recteam.errors import RecteamError
 from recteam.ui.cli import app, console, ensure_catalog, err_console, get_settings, get_store
 from recteam.ui.trace_text import event_line, event_summary, turn_footer
@@ -33,9 +34,13 @@ def _recommender(model: str | None) -> Recommender:
         return Recommender(store, llm, settings.team, build_role_clients(llm))
 
 
-def _print_reply(done: TurnFinished) -> None:
+def _print_reply(done: TurnFinished, streamed: str = "") -> None:
+    """The reply, unless it was streamed as it was written and stayed the same."""
     console.print()
-    console.print(done.reply, markup=False, highlight=False)
+    if not streamed or " ".join(html.unescape(done.reply).split()) != " ".join(streamed.split()):
+        if streamed:
+            console.print("[dim](revised)[/]")
+        console.print(done.reply, markup=False, highlight=False)
     if done.error:
         err_console.print(f"[red]error:[/] {done.error}")
     if done.offline_only:
@@ -50,12 +55,21 @@ async def _turn(
     rec: Recommender, user: str, message: str, session: str, verbose: bool, live: bool
 ) -> list[TraceEvent]:
     events: list[TraceEvent] = []
+    streamed: list[str] = []
     async for event in rec.run_turn(user, message, session):
         events.append(event)
+        if live and isinstance(event, ReplyChunk):
+            if not streamed:
+                console.print()
+            streamed.append(event.text)
+            console.print(event.text, end="", markup=False, highlight=False, soft_wrap=True)
+            continue
         if live and (line := event_line(event, verbose)):
+            if streamed:
+                console.print()
             console.print(line, highlight=False)
         if live and isinstance(event, TurnFinished):
-            _print_reply(event)
+            _print_reply(event, "".join(streamed))
     return events
 
 

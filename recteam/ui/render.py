@@ -19,6 +19,7 @@ from recteam.agents.trace import (
     MemoryAccess,
     ModelCalled,
     ModelNotice,
+    ReplyChunk,
     StepFinished,
     StepOutput,
     StepStarted,
@@ -153,6 +154,7 @@ def render_chat(events: Iterable[TraceEvent]) -> list[ChatMessage]:
     steps: dict[str, _Step] = {}
     group: ChatMessage | None = None
     group_steps: list[_Step] = []
+    streamed: list[str] = []  # the reply so far, while the responder's model writes it
 
     def close_group(done: TurnFinished | None) -> None:
         nonlocal group
@@ -172,8 +174,11 @@ def render_chat(events: Iterable[TraceEvent]) -> list[ChatMessage]:
         group_steps.clear()
 
     for event in events:
-        if isinstance(event, TurnStarted):
+        if isinstance(event, ReplyChunk):
+            streamed.append(event.text)
+        elif isinstance(event, TurnStarted):
             close_group(None)
+            streamed.clear()
             messages.append(ChatMessage(role="user", content=event.message))
             group = ChatMessage(
                 role="assistant",
@@ -200,6 +205,7 @@ def render_chat(events: Iterable[TraceEvent]) -> list[ChatMessage]:
             steps[event.step_id] = _Step(event)
             group_steps.append(steps[event.step_id])
         elif isinstance(event, TurnFinished):
+            streamed.clear()  # the final reply replaces what was streamed, repaired or not
             fallbacks = [n for st in group_steps for n in st.fallbacks]
             close_group(event)
             messages.append(ChatMessage(role="assistant", content=_reply_text(event, fallbacks)))
@@ -208,6 +214,8 @@ def render_chat(events: Iterable[TraceEvent]) -> list[ChatMessage]:
         elif (step_id := getattr(event, "step_id", None)) in steps:
             steps[step_id].add(event)
     close_group(None)
+    if streamed:
+        messages.append(ChatMessage(role="assistant", content=_safe("".join(streamed)) + " ▌"))
     return messages
 
 
