@@ -67,6 +67,7 @@ class TurnSample:
     """One turn as measured: wall time, time inside litellm, calls and tokens."""
 
     wall_ms: float
+    cpu_ms: float  # CPU time of this process in the turn, every thread (the stub's too)
     litellm_ms: float  # wall time with at least one litellm call in flight
     litellm_sum_ms: float  # the calls' times added up (the concurrent two counted twice)
     litellm_calls: int
@@ -165,7 +166,7 @@ def revising_answer(role: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sample(
-    events: list[TraceEvent], wall_ms: float, calls: list[tuple[float, float]]
+    events: list[TraceEvent], wall_ms: float, cpu_ms: float, calls: list[tuple[float, float]]
 ) -> TurnSample:
     done = events[-1]
     assert isinstance(done, TurnFinished), done
@@ -188,6 +189,7 @@ def _sample(
         steps_ms=max(first, default=0.0) + sum(rest),
         search_ms=sum(s.duration_ms for s in steps if s.agent == "searcher"),
         wall_ms=wall_ms,
+        cpu_ms=cpu_ms,
         litellm_ms=covered_ms(calls),
         litellm_sum_ms=sum(b - a for a, b in calls) * 1000,
         litellm_calls=len(calls),
@@ -223,10 +225,11 @@ async def run_llm_bench(
                 if len(samples) >= turns:
                     break
                 first = len(calls)
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 events = [e async for e in rec.run_turn(session, message, session)]
                 wall_ms = (time.perf_counter() - started) * 1000
-                sample = _sample(events, wall_ms, calls[first:])
+                cpu_ms = (time.process_time() - cpu) * 1000
+                sample = _sample(events, wall_ms, cpu_ms, calls[first:])
                 if warmup > 0:
                     warmup -= 1
                     continue
@@ -286,6 +289,7 @@ def report(result: LLMBenchResult) -> list[str]:
     lines += [
         "time per turn:",
         _row("turn (wall)", [x.wall_ms for x in s]),
+        _row("turn CPU, all threads (stub's too)", [x.cpu_ms for x in s]),
         _row("inside litellm calls", raw),
         _row("orchestration overhead", overhead),
         _row("  the searcher's steps", [x.search_ms for x in s]),
