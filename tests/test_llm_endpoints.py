@@ -170,7 +170,7 @@ async def test_a_hung_model_stops_in_time_for_the_offline_policy(llm_stub: LLMSt
             await client.create(ASK)
     finally:
         turn_deadline.reset(token)
-    assert time.monotonic() - started < 3.5  # the 2 s reserve is left for the fallback
+    assert time.monotonic() - started < 4.0  # cut off before the turn deadline, not after 30 s
 
 
 def test_ollama_goes_through_its_chat_endpoint_with_the_entry_context_window() -> None:

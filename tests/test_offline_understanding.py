@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -620,19 +619,17 @@ FULL = [
 
 
 @pytest.mark.slow
-def test_full_catalog_builds_fast_and_reads_realistic_messages() -> None:
+def test_the_full_catalog_reads_realistic_messages() -> None:
+    """How fast it builds and reads is `recteam bench`'s to say (a timed test flakes on a shared
+    machine); this checks what it reads."""
     raw = resources.files("recteam.data").joinpath("catalog.jsonl.gz").read_bytes()
     items = [
         CatalogItem.model_validate(json.loads(line)) for line in gzip.decompress(raw).splitlines()
     ]
     assert len(items) > 30_000
-    started = time.perf_counter()
     linker = EntityLinker.from_items(items)
-    assert time.perf_counter() - started < 5.0  # ~1 s here; loose, the machine is shared
-    started = time.perf_counter()
     for text, expected in FULL:
         assert view(understand(text, linker)) == expected, text
-    assert (time.perf_counter() - started) / len(FULL) < 0.05  # ~1 ms each
     for text in (
         "I'm looking for something to watch tonight with my girlfriend",
         "any good movies?",
