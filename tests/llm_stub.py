@@ -165,6 +165,8 @@ def _handler_for(stub: LLMStub) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             headers = {name.lower(): value for name, value in self.headers.items()}
             stub.requests.append(RecordedRequest(self.path, headers, body))
+            if self.path == "/api/chat":  # Ollama's own chat endpoint
+                return self._ollama(body)
             if not self.path.endswith("/chat/completions"):
                 return self._json(404, {"error": {"message": f"stub: no route {self.path}"}})
             model = body.get("model", "")
@@ -184,6 +186,32 @@ def _handler_for(stub: LLMStub) -> type[BaseHTTPRequestHandler]:
                     self._json(200, _completion(scripted, model))
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout under test); nobody is left to answer
+
+        def _ollama(self, body: dict[str, Any]) -> None:
+            """Ollama's /api/chat: one JSON object (stream false) or JSON lines (stream true)."""
+            scripted = stub._take(body.get("model", ""))
+            if scripted is None or scripted.status != 200:
+                return self._json(scripted.status if scripted else 500, {"error": "stub"})
+            done = {
+                "model": body.get("model", ""),
+                "created_at": "2026-01-01T00:00:00Z",
+                "done": True,
+                "done_reason": "stop",
+                "prompt_eval_count": scripted.prompt_tokens,
+                "eval_count": scripted.completion_tokens,
+            }
+            if not body.get("stream"):
+                message = {"role": "assistant", "content": scripted.text}
+                return self._json(200, {**done, "message": message})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.end_headers()
+            for word in scripted.text.split(" "):
+                piece = {"model": done["model"], "done": False}
+                piece["message"] = {"role": "assistant", "content": word + " "}
+                self.wfile.write((json.dumps(piece) + "\n").encode())
+            last = {**done, "message": {"role": "assistant", "content": ""}}
+            self.wfile.write((json.dumps(last) + "\n").encode())
 
         def _json(
             self, status: int, payload: dict[str, Any], extra: tuple[tuple[str, str], ...] = ()

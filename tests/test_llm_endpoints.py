@@ -204,3 +204,19 @@ def test_ask_says_so_and_exits_non_zero_when_every_model_failed(
     calls = len(llm_stub.requests)
     bad = recteam("ask", "hi", cwd=tmp_path, env={**env, "RECTEAM_LLM__MODEL": "opnai/x"})
     assert bad.returncode == 2 and "llm.model" in bad.stderr and len(llm_stub.requests) == calls
+
+
+async def test_ollama_is_called_at_its_chat_endpoint_with_the_context_window(
+    llm_stub: LLMStub,
+) -> None:
+    llm_stub.reply("Arrival.", model="llama3.1")
+    base = llm_stub.api_base.removesuffix("/v1")  # Ollama's base has no /v1
+    settings = ModelSettings(model="ollama/llama3.1", api_base=base, context_window=16384)
+
+    result = await client_for(settings).create(ASK)
+
+    assert str(result.content).strip() == "Arrival."
+    request = llm_stub.requests[-1]
+    assert request.path == "/api/chat"
+    assert request.body["options"]["num_ctx"] == 16384
+    assert "authorization" not in request.headers or "no-key" in request.headers["authorization"]

@@ -370,3 +370,15 @@ def test_a_text_field_is_streamed_piece_by_piece_even_when_an_escape_is_cut() ->
     ]:
         stream.feed(piece)
     assert "".join(got) == 'Say "hi" été'
+
+
+async def test_a_rejection_the_model_reads_writes_the_lesson(films_store: MemoryStore) -> None:
+    """With a model reading the user, its reading says whether the picks were turned down (no
+    regex of the offline reader): a rejection only the model saw still teaches the team."""
+    clients = scripted(user_analyst=[DELTA, {"rejects_last": True}])
+    rec = team(films_store, clients)
+    first = finished(await turn(rec, "rej", "I loved Arrival; more science fiction after 2000"))
+    assert first.items and not films_store.memories.list("rej", ("reflection",), 5)
+    await turn(rec, "rej", "hmm, I'll have a think")  # the offline reader hears no rejection
+    lessons = films_store.memories.list("rej", ("reflection",), 5)
+    assert lessons and any(i.title in lessons[0].text for i in first.items)

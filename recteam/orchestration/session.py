@@ -238,16 +238,23 @@ class Recommender:
             requested_act=act,
         )
         error: str | None = None
+        roles = {**self.clients, **(clients or {})}
+        # With a model reading the user, its reading decides whether the picks were turned down
+        # (after the turn); the offline reader's only when no model reads the user.
+        analyst_model = roles.get("user_analyst", (None, OFFLINE))[0] is not None
         try:
-            await self._reflect_on_rejection(ctx)
+            if not analyst_model:
+                await self._reflect_on_rejection(ctx)
             ctx.lessons = await asyncio.to_thread(
                 self.store.memories.list, user_id, ("reflection",), self.team_settings.lessons
             )
-            team = build_team(ctx, {**self.clients, **(clients or {})})
+            team = build_team(ctx, roles)
             run = asyncio.create_task(self._run_team(team, text, queue))
             while (event := await queue.get()) is not None:
                 yield event
             await run
+            if analyst_model and "user_analyst" not in ctx.fell_back:
+                await self._reflect_on_model_rejection(ctx)
         except RecteamError as exc:  # already a sentence naming the cause and the setting
             error = str(exc)
         except TimeoutError as exc:
@@ -345,6 +352,24 @@ class Recommender:
                 ctx.last_recommended,
                 ctx.profile_before,
                 "in the chat",
+            )
+
+    async def _reflect_on_model_rejection(self, ctx: TurnContext) -> None:
+        """The lesson of a rejection, as the model user analyst read the message: the last picks
+        it marked rejected or disliked this turn."""
+        state = ctx.state
+        if state is None or not ctx.last_recommended or ctx.profile_before is None:
+            return
+        before = ctx.state_before
+        turned = [
+            r
+            for r in ctx.last_recommended
+            if state.stance_of(r.id) in ("rejected", "disliked")
+            and before.stance_of(r.id) not in ("rejected", "disliked")
+        ]
+        if turned:
+            await write_lesson(
+                ctx.tracer, self.store, ctx.user_id, turned, ctx.profile_before, "in the chat"
             )
 
     def _save_turn_state(self, ctx: TurnContext, reply: Reply) -> None:
