@@ -5,6 +5,7 @@ and users never see each other's dialogue."""
 from __future__ import annotations
 
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import gradio as gr
 from recteam.agents.messages import ROLES, RecommendedItem, Role
 from recteam.agents.trace import (
     ModelNotice,
+    ReplyChunk,
     StepFinished,
     StepStarted,
     TraceEvent,
@@ -34,6 +36,7 @@ from recteam.ui.render import CANDIDATE_HEADERS, candidate_rows, profile_markdow
 __all__ = ["CSS", "build_app"]
 
 VISIBLE_CHANGES = (TurnStarted, StepStarted, StepFinished, ModelNotice)
+STREAM_REDRAW_S = 0.15  # a streamed reply is redrawn at most this often, not per token
 
 CSS = """
 .rt-cards {display: flex; flex-wrap: wrap; gap: 10px;}
@@ -116,6 +119,7 @@ def build_app(rec: Recommender, settings: Settings) -> gr.Blocks:
         if not user:
             raise gr.Error("Enter a user name: the team keeps its memory per user.")
         start = len(tab.events)
+        drawn = 0.0
         try:
             async for event in rec.run_turn(
                 user, message, tab.session_id, clients=clients_for(tab)
@@ -133,7 +137,10 @@ def build_app(rec: Recommender, settings: Settings) -> gr.Blocks:
                         tab.picks,
                         export_file(tab),
                     )
-                elif isinstance(event, VISIBLE_CHANGES):
+                elif isinstance(event, VISIBLE_CHANGES) or (
+                    isinstance(event, ReplyChunk) and time.monotonic() - drawn >= STREAM_REDRAW_S
+                ):
+                    drawn = time.monotonic()
                     # A redraw per step start and end (not per thought or tool call): the page
                     # shows progress without re-sending the whole chat two dozen times a turn.
                     yield (
