@@ -147,13 +147,31 @@ def _named(ctx: TurnContext) -> tuple[list[str], set[str], list[str]]:
     )
 
 
+def _without_titles(ctx: TurnContext, text: str) -> str:
+    """The words the user said around the films they named: a title is no description ("I
+    loved The Martian" is no wish for films about Martians; the film's own vector steers)."""
+    tokens = tokenize(text)
+    out, last = [], 0
+    for m in ctx.linker.link_tokens(text, tokens):
+        if m.kind == "title":
+            out.append(text[last : m.start])
+            last = m.stop
+    out.append(text[last:])
+    return " ".join("".join(out).split())[-600:]
+
+
 def _dialogue_vector(ctx: TurnContext, turns: int = 6) -> np.ndarray:
     """What the user said in this session, as one direction: the mean of their last messages'
     vectors."""
-    said = [t.text[-600:] for t in ctx.dialogue if t.speaker == "user"][-(turns - 1) :]
+    said = [_without_titles(ctx, t.text) for t in ctx.dialogue if t.speaker == "user"][
+        -(turns - 1) :
+    ]
     # Earlier messages through the disk cache (each is embedded once, in one batch); this one
     # through the query cache, where the message vector already put it.
-    vectors = [*ctx.store.embedder.embed(said), ctx.store.embedder.embed_query(ctx.message[-600:])]
+    vectors = [
+        *ctx.store.embedder.embed(said),
+        ctx.store.embedder.embed_query(_without_titles(ctx, ctx.message)),
+    ]
     total = np.sum(vectors, axis=0)
     norm = float(np.linalg.norm(total))
     return np.asarray(total / norm if norm else total, dtype=np.float32)
@@ -216,7 +234,7 @@ def _pool(
     team = [i for i in seeds if i not in by_user][-3:]  # what the team suggested: a weaker guide
     by_id = {it.id: it for it in catalog.get([*steer, *team])}
     vectors = catalog.vectors(list(by_id.values()))
-    message_vector = ctx.store.embedder.embed_query(ctx.message[-600:])
+    message_vector = ctx.store.embedder.embed_query(_without_titles(ctx, ctx.message))
     dialogue_vector = _dialogue_vector(ctx)
     add(
         "content",
