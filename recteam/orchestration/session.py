@@ -142,17 +142,7 @@ class Recommender:
         return state
 
     def _save_state(self, user_id: str, session_id: str, state: DialogueState) -> None:
-        summary = ", ".join(f"{f.item.label} {f.stance}" for f in state.films[-8:])
-        self.store.memories.add(
-            MemoryRecord(
-                id=state_record_id(user_id, session_id),
-                user_id=user_id,
-                kind="dialogue",
-                session_id=session_id,
-                text=f"turn {state.turn}: {summary or 'no films yet'}"[:2000],
-                data=state.model_dump(mode="json"),
-            )
-        )
+        self.store.memories.add(_state_record(user_id, session_id, state))
 
     async def add_assistant_turn(
         self, user_id: str, session_id: str, text: str, items: list[ItemRef]
@@ -270,8 +260,10 @@ class Recommender:
             act="CHAT",
             text=f"Sorry, something went wrong on my side ({error or 'no reply was written'}). Please try again.",
         )
-        await asyncio.to_thread(self._save_episode, ctx, reply)
-        await asyncio.to_thread(self._save_turn_state, ctx, reply)
+        # The episode and the dialogue state in one write: one embedding batch, one engine call.
+        await asyncio.to_thread(
+            self.store.memories.add_many, [_episode_record(ctx, reply), _turn_state(ctx, reply)]
+        )
         driven = {r for r, (c, _) in {**self.clients, **(clients or {})}.items() if c is not None}
         offline_only = bool(driven) and bool(ctx.fell_back) and driven <= set(ctx.fell_back)
         yield tracer.event(
@@ -372,32 +364,45 @@ class Recommender:
                 ctx.tracer, self.store, ctx.user_id, turned, ctx.profile_before, "in the chat"
             )
 
-    def _save_turn_state(self, ctx: TurnContext, reply: Reply) -> None:
-        state = (ctx.state or ctx.state_before).model_copy(deep=True)
-        state.turn = ctx.turn
-        refs = [ItemRef(id=i.id, title=i.title, year=i.year) for i in reply.items]
-        if refs:
-            state.last_picks = refs
-            state.shown += [r for r in refs if all(s.id != r.id for s in state.shown)]
-        self._save_state(ctx.user_id, ctx.session_id, state)
 
-    def _save_episode(self, ctx: TurnContext, reply: Reply) -> None:
-        refs = [ItemRef(id=i.id, title=i.title, year=i.year) for i in reply.items]
-        turns = [
-            DialogueTurn(speaker="user", text=ctx.message),
-            DialogueTurn(speaker="assistant", text=reply.text, act=reply.act, items=refs),
-        ]
-        self.store.memories.add(
-            MemoryRecord(
-                user_id=ctx.user_id,
-                kind="episode",
-                session_id=ctx.session_id,
-                text=f"user: {ctx.message}\nassistant: {reply.text}"[:2000],
-                data={
-                    "turn": ctx.turn,
-                    "turns": [t.model_dump(mode="json") for t in turns],
-                    "recommended": [r.model_dump() for r in refs],
-                    "candidates": [c.item.model_dump() for c in ctx.candidates],
-                },
-            )
-        )
+def _state_record(user_id: str, session_id: str, state: DialogueState) -> MemoryRecord:
+    summary = ", ".join(f"{f.item.label} {f.stance}" for f in state.films[-8:])
+    return MemoryRecord(
+        id=state_record_id(user_id, session_id),
+        user_id=user_id,
+        kind="dialogue",
+        session_id=session_id,
+        text=f"turn {state.turn}: {summary or 'no films yet'}"[:2000],
+        data=state.model_dump(mode="json"),
+    )
+
+
+def _turn_state(ctx: TurnContext, reply: Reply) -> MemoryRecord:
+    """The dialogue state as this turn leaves it: the reader's state, the picks shown."""
+    state = (ctx.state or ctx.state_before).model_copy(deep=True)
+    state.turn = ctx.turn
+    refs = [ItemRef(id=i.id, title=i.title, year=i.year) for i in reply.items]
+    if refs:
+        state.last_picks = refs
+        state.shown += [r for r in refs if all(s.id != r.id for s in state.shown)]
+    return _state_record(ctx.user_id, ctx.session_id, state)
+
+
+def _episode_record(ctx: TurnContext, reply: Reply) -> MemoryRecord:
+    refs = [ItemRef(id=i.id, title=i.title, year=i.year) for i in reply.items]
+    turns = [
+        DialogueTurn(speaker="user", text=ctx.message),
+        DialogueTurn(speaker="assistant", text=reply.text, act=reply.act, items=refs),
+    ]
+    return MemoryRecord(
+        user_id=ctx.user_id,
+        kind="episode",
+        session_id=ctx.session_id,
+        text=f"user: {ctx.message}\nassistant: {reply.text}"[:2000],
+        data={
+            "turn": ctx.turn,
+            "turns": [t.model_dump(mode="json") for t in turns],
+            "recommended": [r.model_dump() for r in refs],
+            "candidates": [c.item.model_dump() for c in ctx.candidates],
+        },
+    )
