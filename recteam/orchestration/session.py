@@ -44,7 +44,7 @@ from recteam.orchestration.llm_settings import OFFLINE, Endpoint, LLMSettings
 from recteam.orchestration.model_clients import ModelEvent, build_chat_client, turn_deadline
 from recteam.orchestration.team import RoleClients, build_team
 
-__all__ = ["MAX_MESSAGE_CHARS", "Recommender", "build_role_clients"]
+__all__ = ["MAX_MESSAGE_CHARS", "Recommender", "build_role_clients", "role_endpoint"]
 
 MAX_MESSAGE_CHARS = 4000
 _STATE_NS = uuid.UUID("5d2c61a4-7f0b-4a53-8e3d-2b9c40e1f7a8")
@@ -74,20 +74,26 @@ def build_role_clients(
     its critical path."""
     clients: RoleClients = {}
     for role in ROLES:
-        ms = llm.for_agent(role)
-        if overrides and role in overrides:
-            ms = ms.at(overrides[role])
-        explicit = bool(overrides and role in overrides) or bool(
-            llm.agents.get(role) and llm.agents[role].model
-        )
-        if role == "searcher" and not explicit:
+        override = (overrides or {}).get(role)
+        if (override or role_endpoint(llm, role)).offline:
             clients[role] = (None, OFFLINE)
             continue
+        # a menu's endpoint replaces the role's (no fallbacks); else the role's own settings
+        ms = llm.for_agent(role).at(override) if override else llm.for_agent(role)
         own = bool(llm.agents.get(role) and llm.agents[role].model)
         key = f"llm.agents.{role}" if own else "llm"  # the setting a person would fix
         client = build_chat_client(ms, _report_model_event, settings_key=key)
         clients[role] = (client, ms.model if client is not None else OFFLINE)
     return clients
+
+
+def role_endpoint(llm: LLMSettings, role: Role) -> Endpoint:
+    """The endpoint `role` runs on as configured: the searcher builds its query in code unless a
+    model is set for it explicitly (llm.agents.searcher.model), so it is 'offline' then."""
+    agent = llm.agents.get(role)
+    if role == "searcher" and not (agent and agent.model):
+        return Endpoint(model=OFFLINE)
+    return llm.for_agent(role).endpoint
 
 
 def _check_input(user_id: str, message: str) -> str:
@@ -264,7 +270,7 @@ class Recommender:
         await asyncio.to_thread(
             self.store.memories.add_many, [_episode_record(ctx, reply), _turn_state(ctx, reply)]
         )
-        driven = {r for r, (c, _) in {**self.clients, **(clients or {})}.items() if c is not None}
+        driven = {r for r, (c, _) in roles.items() if c is not None}
         offline_only = bool(driven) and bool(ctx.fell_back) and driven <= set(ctx.fell_back)
         yield tracer.event(
             TurnFinished,

@@ -28,7 +28,7 @@ from recteam.agents.trace import (
 )
 from recteam.errors import RecteamError
 from recteam.orchestration.llm_settings import Endpoint
-from recteam.orchestration.session import Recommender, build_role_clients
+from recteam.orchestration.session import Recommender, build_role_clients, role_endpoint
 from recteam.orchestration.settings import Settings
 from recteam.orchestration.team import RoleClients
 from recteam.ui.render import CANDIDATE_HEADERS, candidate_rows, profile_markdown, render_chat
@@ -62,12 +62,7 @@ class TabSession:
 
 
 def _role_endpoint(settings: Settings, role: Role) -> Endpoint:
-    """The endpoint a role runs on: the searcher builds its query in code unless a model is set
-    for it explicitly (session.build_role_clients), so its menu says 'offline' then."""
-    agent = settings.llm.agents.get(role)
-    if role == "searcher" and not (agent and agent.model):
-        return Endpoint(model="offline")
-    return settings.llm.for_agent(role).endpoint
+    return role_endpoint(settings.llm, role)
 
 
 def _model_choices(settings: Settings) -> dict[str, Endpoint]:

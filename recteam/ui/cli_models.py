@@ -28,6 +28,7 @@ def check(
     """Make one tiny call ("Reply with OK") to every configured endpoint and print a table: model,
     endpoint, ok or the exact reason it fails (with the setting to fix), latency. Nothing is
     retried. Exit code 1 when any endpoint fails, 0 when all answer (or none is configured)."""
+    from recteam.agents.messages import ROLES
     from recteam.orchestration.llm_settings import Endpoint
     from recteam.orchestration.model_clients import probe_endpoint
 
@@ -43,12 +44,11 @@ def check(
         seen.add(key)
         targets.append((setting, llm.at(endpoint)))
 
-    roles = ["manager", "user_analyst", "item_analyst", "searcher", "reflector", "responder"]
     add("llm", llm.endpoint)
     for n, fb in enumerate(llm.endpoints()[1:]):
         add(f"llm.fallbacks[{n}]", fb)
-    for role in roles:
-        ms = llm.for_agent(role)  # type: ignore[arg-type]
+    for role in ROLES:
+        ms = llm.for_agent(role)
         for n, ep in enumerate(ms.endpoints()):
             add(f"llm.agents.{role}" + (f".fallbacks[{n - 1}]" if n else ""), ep)
     for n, m in enumerate(settings.ui.models):
