@@ -45,3 +45,17 @@ def test_embedded_memory_persists_across_a_restart(tmp_path: Path, embedder) -> 
         first.memories.add(MemoryRecord(user_id="ana", kind="preference", text="likes Arrival"))
     with open_store(settings, embedder) as second:
         assert [r.text for r in second.memories.list("ana")] == ["likes Arrival"]
+
+
+def test_all_pages_and_delete_only_the_users_own_records(store: MemoryStore) -> None:
+    mem = store.memories
+    mine = mem.add_many(
+        [MemoryRecord(user_id="ann", kind="episode", text=f"turn {i}") for i in range(600)]
+    )
+    theirs = mem.add(MemoryRecord(user_id="bob", kind="feedback", text="liked Heat"))
+    assert len(mem.all("ann")) == 600  # more than one scroll page
+    assert [r.text for r in mem.all("bob")] == ["liked Heat"]
+    # Bob's id in Ann's request is ignored: nobody deletes another user's memory.
+    assert mem.delete_records("ann", [mine[0].id, theirs.id]) == 1
+    assert mem.count("ann") == 599
+    assert mem.count("bob") == 1

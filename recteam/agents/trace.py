@@ -88,6 +88,21 @@ class MemoryAccess(_Event):
     op: Literal["read", "write", "delete"]
     kind: str
     summary: str
+    # Where and how much: the Qdrant collection, the filter in words, points read or written,
+    # and the time the engine took (absent in traces recorded before these were kept).
+    collection: str = ""
+    filter: str = ""
+    points: int | None = None
+    ms: float | None = None
+
+    def where(self) -> str:
+        """'recteam-memories · kind=reflection, user · 3 points · 2 ms', or '' if not recorded."""
+        parts = [self.collection, self.filter]
+        if self.points is not None:
+            parts.append(f"{self.points} point{'s' if self.points != 1 else ''}")
+        if self.ms is not None:
+            parts.append(f"{self.ms:.0f} ms")
+        return " · ".join(p for p in parts if p)
 
 
 class ModelNotice(_Event):

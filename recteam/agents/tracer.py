@@ -98,8 +98,27 @@ class StepTrace:
             duration_ms=(time.perf_counter() - started) * 1000,
         )
 
-    def memory(self, op: str, kind: str, summary: str) -> None:
-        self._emit(MemoryAccess, op=op, kind=kind, summary=summary)
+    def memory(
+        self,
+        op: str,
+        kind: str,
+        summary: str,
+        *,
+        collection: str = "",
+        filter: str = "",
+        points: int | None = None,
+        ms: float | None = None,
+    ) -> None:
+        self._emit(
+            MemoryAccess,
+            op=op,
+            kind=kind,
+            summary=summary,
+            collection=collection,
+            filter=filter,
+            points=points,
+            ms=ms,
+        )
 
     def notice(self, kind: str, detail: str) -> None:
         self._emit(ModelNotice, kind=kind, detail=detail)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from recteam.memory.backend import (
     CollectionSpec,
+    HasIds,
     HybridQuery,
     Match,
     PointData,
@@ -115,6 +116,32 @@ class UserMemory:
         where = self._where(user_id, kinds, session_id)
         hits = self.backend.filter_only(self.name, where, limit=limit, order_by="created_at")
         return [MemoryRecord.model_validate({**h.payload, "id": h.id}) for h in hits]
+
+    def all(self, user_id: str, kinds: tuple[str, ...] = ()) -> list[MemoryRecord]:
+        """Every record of the user (all pages), newest first: what a person may see and export."""
+        records: list[MemoryRecord] = []
+        offset: str | None = None
+        while True:
+            points, offset = self.backend.scroll(
+                self.name, self._where(user_id, kinds), limit=512, offset=offset
+            )
+            records += [MemoryRecord.model_validate({**p.payload, "id": p.id}) for p in points]
+            if offset is None:
+                break
+        return sorted(records, key=lambda r: -r.created_at)
+
+    def delete_records(self, user_id: str, record_ids: Sequence[str]) -> int:
+        """Deletes the given records if they are the user's (another user's ids are ignored);
+        returns how many were deleted."""
+        ids = tuple(
+            p.id
+            for p in self.backend.retrieve(self.name, list(record_ids))
+            if p.payload.get("user_id") == user_id
+        )
+        if ids:
+            self.backend.delete(self.name, self._where(user_id).and_(Where(must=(HasIds(ids),))))
+            self.backend.flush()
+        return len(ids)
 
     def count(self, user_id: str) -> int:
         return self.backend.count(self.name, self._where(user_id))

@@ -68,7 +68,8 @@ class _Step:
         elif isinstance(event, ToolReturned):
             self.lines.append(f"↩️ {event.duration_ms:.0f} ms: {_code(_short(event.result, 300))}")
         elif isinstance(event, MemoryAccess):
-            self.lines.append(f"🗂️ memory {event.op} · {event.kind}: {_safe(event.summary)}")
+            where = f" ({_safe(event.where())})" if event.where() else ""
+            self.lines.append(f"🗂️ memory {event.op} · {event.kind}: {_safe(event.summary)}{where}")
         elif isinstance(event, ModelNotice):
             self.lines.append(f"⚠️ **{event.kind}**: {_safe(event.detail)}")
             if event.kind == "offline_fallback":

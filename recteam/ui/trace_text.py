@@ -60,7 +60,8 @@ def event_line(event: TraceEvent, verbose: bool = False) -> str | None:
     if isinstance(event, ToolReturned):
         return f"    [dim]result ({event.duration_ms:.0f} ms):[/] {_short(event.result, 140)}"
     if isinstance(event, MemoryAccess):
-        return f"    [dim]memory {event.op} {event.kind}:[/] {_short(event.summary, 140)}"
+        where = f" [dim]({event.where()})[/]" if event.where() else ""
+        return f"    [dim]memory {event.op} {event.kind}:[/] {_short(event.summary, 140)}{where}"
     if isinstance(event, ModelCalled):
         why = f" · reasoning: {_short(event.reasoning, 120)}" if event.reasoning else ""
         return (
