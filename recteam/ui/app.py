@@ -1,10 +1,14 @@
-"""The browser chat: Gradio wiring only. What is shown comes from ui/render.py; what happens
-comes from orchestration (Recommender). One gr.State per tab holds that tab's session, so tabs
-and users never see each other's dialogue."""
+"""The browser chat: Gradio wiring only. What is shown comes from ui/render.py and
+ui/memory_view.py; what happens comes from orchestration (Recommender); the files kept for a
+person (trace and memory exports) from ui/user_files.py. One gr.State per tab holds that tab's
+session, so tabs and users never see each other's dialogue.
+
+Who is who: with logins (`signed_in`, see ui/auth.py) every handler acts for the signed-in user
+(gr.Request.username), whatever name a client sends; without them, for the typed name."""
 
 from __future__ import annotations
 
-import tempfile
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -13,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from recteam.agents.messages import ROLES, RecommendedItem, Role
 from recteam.agents.trace import (
@@ -23,7 +28,6 @@ from recteam.agents.trace import (
     TraceEvent,
     TurnFinished,
     TurnStarted,
-    dump_jsonl,
     load_jsonl,
 )
 from recteam.errors import RecteamError
@@ -31,7 +35,9 @@ from recteam.orchestration.llm_settings import Endpoint
 from recteam.orchestration.session import Recommender, build_role_clients, role_endpoint
 from recteam.orchestration.settings import Settings
 from recteam.orchestration.team import RoleClients
+from recteam.ui.memory_panel import MemoryPanel
 from recteam.ui.render import CANDIDATE_HEADERS, candidate_rows, profile_markdown, render_chat
+from recteam.ui.user_files import UserFiles
 
 __all__ = ["CSS", "build_app"]
 
@@ -73,9 +79,14 @@ def _model_choices(settings: Settings) -> dict[str, Endpoint]:
     return {e.label: e for e in entries}
 
 
-def build_app(rec: Recommender, settings: Settings) -> gr.Blocks:
+def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> gr.Blocks:
+    """The web app. `signed_in`: the app is launched with logins (Gradio's `auth`), and a
+    person is their login, not the name field."""
     clients_cache: dict[tuple[str, str], RoleClients] = {}
     choices = _model_choices(settings)
+    # Downloads are copied into the cache Gradio serves from (GRADIO_TEMP_DIR), as Blocks do.
+    files = UserFiles.at(settings.memory.path, cache=Path(get_upload_folder()))
+    memory = MemoryPanel(rec.store.memories, files)
 
     def clients_for(tab: TabSession) -> RoleClients:
         chosen = {
@@ -92,29 +103,36 @@ def build_app(rec: Recommender, settings: Settings) -> gr.Blocks:
             out[role] = clients_cache[key][role]  # type: ignore[index]
         return out
 
-    def export_file(tab: TabSession) -> str | None:
+    def who(typed: str | None, request: gr.Request | None, default: str = "guest") -> str:
+        """The user a call acts for: the login when there are logins, else the typed name."""
+        if signed_in:
+            login = getattr(request, "username", None)
+            if not login:
+                raise gr.Error("Sign in first: this app knows people by their login.")
+            return str(login)
+        return (typed or "").strip() or default
+
+    def export_file(tab: TabSession, user: str) -> str | None:
         if not tab.events:
             return None
-        path = Path(tempfile.gettempdir()) / f"recteam-trace-{tab.session_id}.jsonl"
-        dump_jsonl(tab.events, path)
-        return str(path)
+        return str(files.offer(files.write_trace(user, tab.session_id, tab.events)))
 
     def panels(tab: TabSession, user: str) -> tuple[str, list[list[Any]]]:
-        name = user.strip() or "guest"
-        state = rec.dialogue_state(name, tab.session_id)
-        return profile_markdown(rec.profile(name), state), candidate_rows(tab.events)
+        state = rec.dialogue_state(user, tab.session_id)
+        return profile_markdown(rec.profile(user), state), candidate_rows(tab.events)
 
     async def send(
-        message: str, user: str, tab: TabSession | None
+        message: str, user: str, tab: TabSession | None, request: gr.Request
     ) -> AsyncIterator[tuple[Any, ...]]:
         tab = tab or TabSession()
-        user = user.strip()
+        user = who(user, request, default="")
         if not message.strip():
             raise gr.Error("Type a message first.")
         if not user:
             raise gr.Error("Enter a user name: the team keeps its memory per user.")
         start = len(tab.events)
         drawn = 0.0
+        skip_memory = memory.skip()
         try:
             async for event in rec.run_turn(
                 user, message, tab.session_id, clients=clients_for(tab)
@@ -130,7 +148,8 @@ def build_app(rec: Recommender, settings: Settings) -> gr.Blocks:
                         rows,
                         tab,
                         tab.picks,
-                        export_file(tab),
+                        export_file(tab, user),
+                        *await asyncio.to_thread(memory.view, user),
                     )
                 elif isinstance(event, VISIBLE_CHANGES) or (
                     isinstance(event, ReplyChunk) and time.monotonic() - drawn >= STREAM_REDRAW_S
@@ -146,6 +165,7 @@ def build_app(rec: Recommender, settings: Settings) -> gr.Blocks:
                         tab,
                         gr.skip(),
                         gr.skip(),
+                        *skip_memory,
                     )
         except RecteamError as exc:  # bad input, an unreachable model or store: a plain sentence
             del tab.events[start:]
@@ -154,40 +174,69 @@ def build_app(rec: Recommender, settings: Settings) -> gr.Blocks:
                 gr.ChatMessage(role="user", content=message),
                 gr.ChatMessage(role="assistant", content=f"⚠️ {exc}"),
             ]
-            yield history, message, gr.skip(), gr.skip(), tab, gr.skip(), gr.skip()
+            yield history, message, gr.skip(), gr.skip(), tab, gr.skip(), gr.skip(), *skip_memory
 
     async def feedback(
-        item_id: str, liked: bool, user: str, tab: TabSession | None
+        item_id: str, liked: bool, user: str, tab: TabSession | None, request: gr.Request
     ) -> tuple[Any, ...]:
         tab = tab or TabSession()
-        user = user.strip() or "guest"
+        user = who(user, request)
         try:
             tab.events += await rec.feedback(user, tab.session_id, item_id, liked)
         except RecteamError as exc:
             gr.Warning(str(exc))
         tab.picks = [p for p in tab.picks if p.id != item_id] if not liked else tab.picks
         profile, _ = panels(tab, user)
-        return render_chat(tab.events), profile, tab, tab.picks, export_file(tab)
+        return (
+            render_chat(tab.events),
+            profile,
+            tab,
+            tab.picks,
+            export_file(tab, user),
+            *memory.view(user),
+        )
 
-    def forget(user: str, tab: TabSession | None) -> tuple[Any, ...]:
+    def forget(user: str, tab: TabSession | None, request: gr.Request) -> tuple[Any, ...]:
         tab = tab or TabSession()
-        n = rec.forget(user.strip())
-        gr.Info(f"Deleted {n} memories of {user.strip()!r}.")
+        user = who(user, request)
+        n, removed = rec.forget(user), files.forget(user)
+        kept = f" and {removed} file(s) (trace and memory exports)" if removed else ""
+        gr.Info(f"Deleted {n} memories{kept} of {user!r}.")
         fresh = TabSession(models=tab.models)
         profile, rows = panels(fresh, user)
-        return [], profile, rows, fresh, [], None, gr.update(visible=False)
+        return (
+            [],
+            profile,
+            rows,
+            fresh,
+            [],
+            None,
+            gr.update(visible=False),
+            *memory.view(user),
+            memory.no_file(),
+        )
+
+    def profile_of(user: str, tab: TabSession | None) -> str:
+        state = rec.dialogue_state(user, tab.session_id) if tab else None
+        return profile_markdown(rec.profile(user), state)
+
+    def show_memory(user: str, tab: TabSession | None, request: gr.Request) -> tuple[Any, ...]:
+        user = who(user, request)
+        return profile_of(user, tab), *memory.view(user)
 
     def replay(path: str | None, tab: TabSession | None) -> tuple[Any, ...]:
         if not path:
-            return gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip()
         try:
             events = list(load_jsonl(Path(path)))
         except (ValueError, OSError) as exc:
             raise gr.Error(
                 f"That file is not a recteam trace export ({str(exc).splitlines()[0][:120]})."
             ) from None
+        finally:
+            files.discard_upload(Path(path))  # read once: no copy of it stays on the server
         gr.Info(f"Replaying {len(events)} events from the export.")
-        return render_chat(events), candidate_rows(events)
+        return render_chat(events), candidate_rows(events), None
 
     def set_model(role: str):
         def handler(model: str, tab: TabSession | None) -> TabSession:
@@ -251,13 +300,18 @@ def build_app(rec: Recommender, settings: Settings) -> gr.Blocks:
                                             user,
                                             tab_state,
                                         ],
-                                        outputs=[chat, profile, tab_state, picks_state, export],
+                                        outputs=feedback_outputs,
                                     )
 
             with gr.Column(scale=2):
-                user = gr.Textbox(label="Your name (memory is kept per name)", elem_id="user")
-                with gr.Accordion("What the team remembers of you", open=True):
+                user = gr.Textbox(
+                    label="Signed in as" if signed_in else "Your name (memory is kept per name)",
+                    elem_id="user",
+                    interactive=not signed_in,
+                )
+                with gr.Accordion("Your taste, as the team understands it", open=True):
                     profile = gr.Markdown(elem_id="profile")
+                memory.build()
                 with gr.Accordion("Candidate bus", open=False):
                     candidates = gr.Dataframe(
                         headers=CANDIDATE_HEADERS,
@@ -294,13 +348,16 @@ def build_app(rec: Recommender, settings: Settings) -> gr.Blocks:
                     )
                 forget_btn = gr.Button("Forget me", elem_id="forget", variant="stop", size="sm")
                 confirm_btn = gr.Button(
-                    "Yes, delete everything the team remembers of me",
+                    "Yes, delete everything the team remembers of me, and my exported files",
                     elem_id="forget-confirm",
                     variant="stop",
                     visible=False,
                 )
 
+        memory_outputs = memory.outputs
+        feedback_outputs = [chat, profile, tab_state, picks_state, export, *memory_outputs]
         outputs = [chat, message, profile, candidates, tab_state, picks_state, export]
+        outputs += memory_outputs
         limit = settings.ui.concurrency
         send_btn.click(
             send,
@@ -320,27 +377,49 @@ def build_app(rec: Recommender, settings: Settings) -> gr.Blocks:
         confirm_btn.click(
             forget,
             inputs=[user, tab_state],
-            outputs=[chat, profile, candidates, tab_state, picks_state, export, confirm_btn],
+            outputs=[
+                chat,
+                profile,
+                candidates,
+                tab_state,
+                picks_state,
+                export,
+                confirm_btn,
+                *memory_outputs,
+                memory.file,
+            ],
+            api_name="forget",
         )
-        replay_file.upload(replay, inputs=[replay_file, tab_state], outputs=[chat, candidates])
+        replay_file.upload(
+            replay, inputs=[replay_file, tab_state], outputs=[chat, candidates, replay_file]
+        )
         user.change(
-            lambda u: profile_markdown(rec.profile(u.strip() or "guest")),
-            inputs=user,
-            outputs=profile,
+            show_memory,
+            inputs=[user, tab_state],
+            outputs=[profile, *memory_outputs],
+            api_visibility="private",
         )
+        memory.wire(user, tab_state, profile, who, profile_of)
 
-        def on_load() -> tuple[str, str]:
-            name = f"guest-{uuid.uuid4().hex[:6]}"
-            return name, profile_markdown(rec.profile(name))
+        def on_load(request: gr.Request) -> tuple[Any, ...]:
+            name = who(None, request, default=f"guest-{uuid.uuid4().hex[:6]}")
+            return name, profile_markdown(rec.profile(name)), *memory.view(name)
 
-        demo.load(on_load, outputs=[user, profile])
+        demo.load(on_load, outputs=[user, profile, *memory_outputs])
 
-        # A plain API for scripts (gradio_client): one feedback call without the picks panel.
+        # A plain API for scripts (gradio_client): one feedback call without the picks panel,
+        # and the caller's memory as the panel shows it.
         api_item, api_liked = gr.Textbox(visible=False), gr.Checkbox(visible=False)
         gr.Button(visible=False).click(
             feedback,
             inputs=[api_item, api_liked, user, tab_state],
-            outputs=[chat, profile, tab_state, picks_state, export],
+            outputs=feedback_outputs,
             api_name="feedback",
+        )
+        gr.Button(visible=False).click(
+            show_memory,
+            inputs=[user, tab_state],
+            outputs=[profile, *memory_outputs],
+            api_name="memory",
         )
     return demo

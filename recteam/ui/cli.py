@@ -313,7 +313,7 @@ def info() -> None:
 
 
 # The subcommand modules register themselves on `app`; imported last because they import it.
-from recteam.ui import cli_bench, cli_chat, cli_eval, cli_models  # noqa: E402, F401
+from recteam.ui import cli_bench, cli_chat, cli_eval, cli_memory, cli_models  # noqa: E402, F401
 
 
 def main() -> None:
