@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -61,6 +61,22 @@ class UISettings(BaseModel):
     )
     concurrency: int = Field(
         default=16, ge=1, le=256, description="Turns the web app runs at once."
+    )
+    auth_file: Path | None = Field(
+        default=None,
+        description=(
+            "File of web-app logins, one 'user:password' per line ('#' starts a comment); a "
+            "password may be an scrypt hash from `python -m recteam.ui.auth NAME`. With logins, a "
+            "person is who they signed in as, not a typed name. Required (this or ui.auth) when "
+            "ui.host is not a loopback address."
+        ),
+    )
+    auth: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Web-app logins as 'user:password,user2:password2', best given in the environment "
+            "(RECTEAM_UI__AUTH); added to those of ui.auth_file."
+        ),
     )
 
 

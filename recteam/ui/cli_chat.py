@@ -246,19 +246,32 @@ def serve(
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a local app
     import socket
 
-    from recteam.ui.app import CSS, build_app
+    from recteam.ui.auth import load_logins, require_logins_off_loopback
+    from recteam.ui.user_files import CACHE_ENV, default_ui_cache, private_dir
 
     settings = get_settings()
     host, port = host or settings.ui.host, port or settings.ui.port
+    auth = settings.ui.auth.get_secret_value() if settings.ui.auth else None
+    logins = load_logins(settings.ui.auth_file, auth)
+    require_logins_off_loopback(host, logins)  # a name typed by anyone is no identity
     with socket.socket() as probe:  # say so before loading anything, not in a traceback after
         if probe.connect_ex((host, port)) == 0:
             raise RecteamError(
                 f"port {port} on {host} is already in use; stop what runs there, or set ui.port (or --port)"
             )
+    # Gradio's uploads and the downloads it serves: a private folder, not the shared temp folder.
+    if not os.environ.get(CACHE_ENV):
+        os.environ[CACHE_ENV] = str(private_dir(default_ui_cache(settings.memory.path)))
+
+    from recteam.ui.app import CSS, build_app
+
     rec = _recommender(model)
-    demo = build_app(rec, settings)
+    demo = build_app(rec, settings, signed_in=bool(logins))
     demo.queue(default_concurrency_limit=settings.ui.concurrency)
-    console.print(f"recteam is ready: open http://{host}:{port} in your browser.")
+    console.print(
+        f"recteam is ready: open http://{host}:{port} in your browser"
+        + (f" and sign in ({len(logins.users)} login(s))." if logins else ".")
+    )
     demo.launch(
         server_name=host,
         server_port=port,
@@ -266,4 +279,7 @@ def serve(
         show_error=False,
         quiet=False,
         share=False,
+        # Gradio's login route awaits a coroutine function; its annotation names sync ones only.
+        auth=logins.check if logins else None,  # type: ignore[arg-type]
+        auth_message="Sign in: recteam remembers each person by their login." if logins else None,
     )
