@@ -5,7 +5,8 @@ Reads:  the profile (hard constraints, likes, dislikes, wants), the message, the
 Writes: ctx.candidates (the candidate bus).
 Tools:  search_catalog (ItemCatalog.search: dense + BM25 + liked-item examples fused with RRF,
         hard constraints as engine filters), then a wider pool under the same constraints: films
-        named with this conversation's films (ctx.comentions, when configured), the nearest
+        named with this conversation's films (ctx.comentions, the shipped or a caller's table,
+        plus what users liked together when team.colike: memory/colike.py), the nearest
         descriptions to the last films named, the films sharing their words (a director, a
         franchise, a setting: IDF-weighted BM25 terms), the most popular films (overall and in
         the wanted genres) and films with the people the user named. The pool is ranked by
@@ -43,6 +44,7 @@ from recteam.agents.tracer import StepTrace
 from recteam.errors import NotFoundError
 from recteam.memory.backend import HasIds, Match, Where
 from recteam.memory.catalog import SearchRequest, SearchResult
+from recteam.memory.colike import colike_store, fused
 from recteam.memory.genres import genre_keys
 from recteam.memory.items import CatalogItem, normalize_key, point_id
 
@@ -212,8 +214,22 @@ def _pool(
             pool.setdefault(it.id, it)
 
     comention: dict[str, float] = {}
-    if ctx.comentions is not None and seeds:
-        related = ctx.comentions.related(seeds, limit=sizes["comention"], exclude=seeds)
+    table = ctx.comentions
+    if ctx.settings.colike and seeds:  # what users liked together, beside the shipped table
+        live, read = colike_store(ctx.store).read(seeds)
+        step.memory(
+            "read",
+            "colike",
+            f"co-like counts of {read.points} of the {read.asked} film(s) named (aggregates)",
+            collection=read.collection,
+            filter=f"ids of the {read.asked} film(s) named",
+            points=read.points,
+            ms=read.ms,
+        )
+        if read.points:
+            table = fused(table, live)
+    if table is not None and seeds:
+        related = table.related(seeds, limit=sizes["comention"], exclude=seeds)
         ids = tuple(point_id(i) for i, _ in related)
         if ids:
             name = catalog.collection

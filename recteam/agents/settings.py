@@ -35,3 +35,7 @@ class TeamSettings(BaseModel):
         gt=0,
         description="Seconds a turn may take before it is stopped with a message (never an endless spinner).",
     )
+    colike: bool = Field(
+        default=True,
+        description="Likes across users become film-to-film co-like counts (aggregates, no user ids) that the searcher uses; false: neither collected nor used.",
+    )

@@ -25,6 +25,7 @@ from recteam.agents.offline.understanding import Understanding
 from recteam.agents.reader_hints import reader_hints
 from recteam.agents.tracer import StepTrace
 from recteam.errors import NotFoundError
+from recteam.memory.colike import record_likes
 from recteam.memory.items import title_key
 from recteam.memory.store import MemoryStore
 from recteam.memory.user_memory import MemoryRecord
@@ -112,9 +113,25 @@ async def save_profile(
     before: PreferenceProfile,
     after: PreferenceProfile,
     source: str = "message",
+    colike: bool = False,
 ) -> None:
-    """Writes the profile, and a feedback point for each newly liked or disliked film."""
+    """Writes the profile, and a feedback point for each newly liked or disliked film; with
+    `colike` (team.colike), adds the new likes to the co-like statistics first (they read the
+    feedback points written before this update: a restated like counts once)."""
     mem = store.memories
+    new_likes = [i.id for i in after.likes if all(k.id != i.id for k in before.likes)]
+    if colike and new_likes:
+        disliked = [i.id for i in after.dislikes]
+        w = await asyncio.to_thread(record_likes, store, user_id, new_likes, disliked)
+        step.memory(
+            "write",
+            "colike",
+            f"{w.new} new like(s) paired with {w.earlier} earlier like(s); counts only, no user id",
+            collection=w.collection,
+            filter="by film id",
+            points=w.points,
+            ms=w.ms,
+        )
     record = MemoryRecord(
         id=profile_record_id(user_id),
         user_id=user_id,
@@ -154,7 +171,9 @@ async def _apply(ctx: TurnContext, step: StepTrace, u: Understanding) -> Prefere
     r = state.request
     if not r.is_empty():
         step.thought("Request now: " + r.model_dump_json(exclude_defaults=True))
-    await save_profile(ctx.store, ctx.user_id, ctx.session_id, step, before, lasting)
+    await save_profile(
+        ctx.store, ctx.user_id, ctx.session_id, step, before, lasting, colike=ctx.settings.colike
+    )
     return effective
 
 

@@ -188,14 +188,17 @@ async def run_bench(
                 if i < len(sizes) - 1:
                     continue
                 log(f"turns on {rep.catalog_size:,} items: building the team")
-                offline = Recommender(store, LLMSettings(), TeamSettings())
+                offline = Recommender(store, LLMSettings(), TeamSettings(colike=False))
                 log(f"memory growth: {turns} turns of one user (offline policy)")
                 growth = await memory_growth(offline, store, folder, turns)
                 await bench_turn.run(offline, "warmup", 6)
                 log(f"offline policy: {turns} turns")
                 offline_stats = bench_turn.summarize(*await bench_turn.run(offline, "off", turns))
                 scripted = Recommender(
-                    store, LLMSettings(), TeamSettings(), clients=bench_turn.scripted_clients()
+                    store,
+                    LLMSettings(),
+                    TeamSettings(colike=False),
+                    clients=bench_turn.scripted_clients(),
                 )
                 log(f"zero-latency scripted model: {turns} turns")
                 scripted_stats = bench_turn.summarize(

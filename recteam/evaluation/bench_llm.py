@@ -214,7 +214,7 @@ async def run_llm_bench(
     answer: Answer = revising_answer if revise else instant_answer
     with StubLLMServer(answer) as stub, timed_litellm() as calls:
         api_base = stub.api_base
-        rec = Recommender(store, stub_settings(stub.api_base), TeamSettings())
+        rec = Recommender(store, stub_settings(stub.api_base), TeamSettings(colike=False))
         samples: list[TurnSample] = []
         load_before = os.getloadavg()
         n = 0

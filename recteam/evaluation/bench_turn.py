@@ -246,13 +246,15 @@ async def main_async(turns: int) -> None:
     ):
         ingest_path(store, catalog)
         t = time.perf_counter()
-        offline = Recommender(store, LLMSettings(), TeamSettings())
+        offline = Recommender(store, LLMSettings(), TeamSettings(colike=False))
         print(
             f"{store.catalog.count():,} items; team ready (entity index built) in {time.perf_counter() - t:.1f} s"
         )
         await run(offline, "warmup", 6)
         report("offline policy", *await run(offline, "offline", turns))
-        scripted = Recommender(store, LLMSettings(), TeamSettings(), clients=scripted_clients())
+        scripted = Recommender(
+            store, LLMSettings(), TeamSettings(colike=False), clients=scripted_clients()
+        )
         report(
             "zero-latency scripted model (all time is orchestration)",
             *await run(scripted, "scripted", turns),

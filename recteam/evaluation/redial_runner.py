@@ -2,7 +2,9 @@
 and the report (JSON and a Markdown table).
 
 Nothing a scored dialogue says reaches its own ranking: popularity, co-mentions and the entity
-linker's popularity come from the other folds, and so do the ranking weights. Every turn's
+linker's popularity come from the other folds, and so do the ranking weights. The product's
+shipped co-mention table (built from these very dialogues) is never read: each fold's Recommender
+gets that fold's table, and live co-likes (team.colike) are off. Every turn's
 ranked pool is kept with its signals; after the team has run, each fold's pools are re-ranked by
 weights fitted (ranking_fit's coordinate search, from equal weights) on the other folds' pools
 only. That re-ranked searcher order is the team's reported ranking (the pools themselves were
@@ -222,7 +224,11 @@ def run_redial(
     fold_of_key = {
         p.key: n for n, group in enumerate(weight_folds) for d in group for p in eval_points(d)
     }
-    team_settings = config.team.model_copy(update={"candidates": max(config.candidates, max(KS))})
+    # No live co-likes: one scored dialogue's likes must not reach another's statistics (and
+    # the shipped cold-start table, built from these dialogues, is replaced by each fold's own).
+    team_settings = config.team.model_copy(
+        update={"candidates": max(config.candidates, max(KS)), "colike": False}
+    )
     systems = {
         TEAM: RecallCounter(),
         "popularity": RecallCounter(),

@@ -34,6 +34,7 @@ from recteam.evaluation.redial_runner import ranking_of
 from recteam.evaluation.redial_store import load_catalog, open_eval_store
 from recteam.evaluation.report import write_results
 from recteam.evaluation.simulator_seeker import Seeker
+from recteam.memory.cooccurrence import CoMentionTable
 from recteam.memory.embeddings import Embedder
 from recteam.memory.items import CatalogItem
 from recteam.memory.settings import SearchSettings
@@ -197,7 +198,10 @@ def run_simulation(
     dialogues = [d for d in load_dialogues(config.dialogues, movies) if liked.get(d.id)]
     episodes = [Episode(d.id, liked[d.id]) for d in dialogues[: config.limit]]
     titles = {k: it.title for k, it in by_id.items()}
-    team = config.team.model_copy(update={"candidates": max(config.team.candidates, max(KS))})
+    # Simulated seekers' likes feed no co-like statistics (one episode's must not help another).
+    team = config.team.model_copy(
+        update={"candidates": max(config.team.candidates, max(KS)), "colike": False}
+    )
     with tempfile.TemporaryDirectory(prefix="recteam-simulate-") as tmp:
         cache = config.cache_dir or Path(tmp) / "cache"
         store = open_eval_store(Path(tmp) / "store", cache, embedder, config.search)
@@ -205,7 +209,8 @@ def run_simulation(
             on_stage(f"catalog ({len(items):,} films)")
             on_start(len(items))
             load_catalog(store, items, progress=advance)
-            rec = Recommender(store, config.llm, team)
+            # No co-mention table: the shipped one is built from the dialogues simulated here.
+            rec = Recommender(store, config.llm, team, comentions=CoMentionTable())
             on_stage(f"{len(episodes)} simulated conversations, at most {config.turns} turns each")
             on_start(len(episodes))
 

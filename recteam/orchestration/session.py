@@ -37,6 +37,7 @@ from recteam.agents.trace import TraceEvent, TurnFinished, TurnStarted
 from recteam.agents.tracer import TurnTracer, current_step
 from recteam.agents.user_analyst import profile_record_id, save_profile
 from recteam.errors import InputError, RecteamError
+from recteam.memory.colike import shipped_table
 from recteam.memory.cooccurrence import CoMentionTable
 from recteam.memory.store import MemoryStore
 from recteam.memory.user_memory import MemoryRecord
@@ -119,7 +120,9 @@ class Recommender:
         comentions: CoMentionTable | None = None,
     ) -> None:
         self.store = store
-        self.comentions = comentions  # item-to-item signal for the searcher, when configured
+        # The searcher's item-to-item table: by default the shipped cold-start one (films ReDial
+        # dialogues name together); an evaluation passes its own, from dialogues it does not score.
+        self.comentions = comentions if comentions is not None else shipped_table()
         self.llm = llm
         self.team_settings = team
         self.linker = EntityLinker.from_items(store.catalog.iter_items())
@@ -307,7 +310,16 @@ class Recommender:
         step = tracer.step(
             "user_analyst", f"{'liked' if liked else 'disliked'}: {ref.label}", OFFLINE
         )
-        await save_profile(self.store, user_id, session_id, step, before, after, source="button")
+        await save_profile(
+            self.store,
+            user_id,
+            session_id,
+            step,
+            before,
+            after,
+            source="button",
+            colike=self.team_settings.colike,
+        )
         step.output(after)
         step.finish()
         recommended = {i["id"] for ep in episodes for i in ep.data.get("recommended", [])}

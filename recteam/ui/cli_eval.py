@@ -232,7 +232,9 @@ def redial_profile(
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
         store = get_store()  # the configured store and its catalog, as `recteam ask` uses them
         ensure_catalog(store)
-        rec = Recommender(store, llm, settings.team, build_role_clients(llm))
+        # one synthetic user per dialogue or case: their likes feed no co-like statistics
+        team = settings.team.model_copy(update={"colike": False})
+        rec = Recommender(store, llm, team, build_role_clients(llm))
         with progress_bar(show, "ReDial profile") as (start, advance):
             result = run_profile(
                 rec, dialogues, movies, limit or None, on_start=start, advance=advance
@@ -470,7 +472,9 @@ def understanding(
             for p in problems:
                 err_console.print(p, markup=False, highlight=False)
             raise typer.Exit(2)
-        rec = Recommender(store, llm, settings.team, build_role_clients(llm))
+        # one synthetic user per dialogue or case: their likes feed no co-like statistics
+        team = settings.team.model_copy(update={"colike": False})
+        rec = Recommender(store, llm, team, build_role_clients(llm))
         with progress_bar(show, "Cases") as (start, advance):
             start(len(loaded))
             results = asyncio.run(run_cases(rec, loaded, index, on_case=lambda _: advance(1)))
