@@ -155,7 +155,16 @@ async def test_model_output_never_lands_in_a_system_message(
             assert text not in system
 
 
-_DATA_KEYS = ("message", "dialogue", "profile", "items", "analyses", "ask_about", "facts")
+_DATA_KEYS = (
+    "message",
+    "dialogue",
+    "profile",
+    "items",
+    "analyses",
+    "ask_about",
+    "facts",
+    "remembered",
+)
 
 
 async def test_a_reply_naming_a_film_off_the_bus_is_repaired_once(

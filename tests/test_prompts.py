@@ -32,6 +32,7 @@ def test_data_for_a_model_has_no_empty_fields_and_no_timestamps() -> None:
         dialogue=[],
         profile=profile,
         lessons=[],
+        past_plans=[],
         mentioned_items=[],
         reader={},
     )

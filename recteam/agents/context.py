@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from recteam.agents.dialogue_state import DialogueState
+from recteam.agents.dialogue_state import DialogueState, Request
 from recteam.agents.messages import (
     Act,
     Candidate,
@@ -28,6 +28,7 @@ from recteam.memory.user_memory import MemoryRecord
 
 if TYPE_CHECKING:
     from recteam.agents.offline.linking import EntityLinker
+    from recteam.agents.recall import Recalled
 
 __all__ = ["TurnContext"]
 
@@ -46,6 +47,7 @@ class TurnContext:
     dialogue: list[DialogueTurn] = field(default_factory=list)  # before this message
     profile_before: PreferenceProfile | None = None  # as memory held it before this turn
     lessons: list[MemoryRecord] = field(default_factory=list)  # strategy-level reflections
+    welcome: str | None = None  # a returning user's greeting, on a session's first turn
     session_recommended: list[ItemRef] = field(default_factory=list)  # earlier in this session
     comentions: CoMentionTable | None = None  # item-to-item co-mention counts, when configured
     requested_act: Act | None = None  # the caller's act for this turn (the manager obeys)
@@ -71,6 +73,9 @@ class TurnContext:
     asked_model: set[str] = field(default_factory=set)
     judged: dict[str, ItemAnalysis] = field(default_factory=dict)  # by the item analyst's model
     search_query: str | None = None  # the query the searcher's model wrote, when it has one
+    recalled: Recalled | None = None  # memory of similar situations, read by the manager
+    plan_prior: Request | None = None  # an accepted plan's request the searcher starts from
+    cited: ItemRef | None = None  # a film liked after a similar request, cited in the reply
     _facts: dict[str, CatalogItem | None] = field(default_factory=dict, repr=False)
     _advanced: tuple[Any, tuple[DialogueState, PreferenceProfile, PreferenceProfile]] | None = (
         field(default=None, repr=False)

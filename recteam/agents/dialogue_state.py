@@ -18,13 +18,22 @@ It is short-term memory: saved with each episode in Qdrant, so a session resumes
 
 from __future__ import annotations
 
+import uuid
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from recteam.agents.messages import HardConstraints, ItemRef, PreferenceProfile
 
-__all__ = ["STANCES", "DialogueState", "FilmStance", "FilmState", "Request"]
+__all__ = ["STANCES", "DialogueState", "FilmStance", "FilmState", "Request", "state_record_id"]
+
+_STATE_NS = uuid.UUID("5d2c61a4-7f0b-4a53-8e3d-2b9c40e1f7a8")
+
+
+def state_record_id(user_id: str, session_id: str) -> str:
+    """One dialogue-state point per session, overwritten after each turn."""
+    return str(uuid.uuid5(_STATE_NS, f"{user_id}\x00{session_id}"))
+
 
 FilmStance = Literal["liked", "disliked", "seen", "asked_about", "accepted", "rejected"]
 STANCES: tuple[FilmStance, ...] = (

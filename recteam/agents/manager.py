@@ -1,15 +1,17 @@
 """Manager (planner): chooses this turn's act, ASK / RECOMMEND / ANSWER / CHAT, and the specialists.
 
-Reads:  the message, the profile as memory held it, the dialogue, reflective lessons (memory),
-        and ctx.requested_act: an act the caller asked for is taken as is, with no judgement.
-Writes: ctx.plan (a typed Plan, never free text).
-Tools:  none.
+Reads:  the message, the profile as memory held it, the dialogue, and ctx.requested_act: an act
+        the caller asked for is taken as is, with no judgement. From Qdrant, by similarity to the
+        present situation (agents/recall.py): lessons, plans the user accepted, earlier sessions.
+Writes: ctx.plan (a typed Plan, never free text), ctx.recalled (what memory held that fits).
+Tools:  memory recall (one embedding, three filtered queries in the user's tenant).
 Runs concurrently with the user analyst: it reads the offline understanding of the message
 (cheap and deterministic) rather than waiting for the analyst's update.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from autogen_core.models import ChatCompletionClient
@@ -21,6 +23,7 @@ from recteam.agents.llm import RoleModelError, structured_call
 from recteam.agents.messages import AskAbout, Plan, PreferenceProfile, Role
 from recteam.agents.offline.understanding import Understanding
 from recteam.agents.reader_hints import reader_hints
+from recteam.agents.recall import recall, request_summary, situation_text
 from recteam.agents.tracer import StepTrace
 
 __all__ = ["MANAGER", "specialists_for"]
@@ -40,6 +43,16 @@ def _missing_facet(profile: PreferenceProfile) -> AskAbout:
 
 def _lesson_advice(ctx: TurnContext) -> str | None:
     return str(ctx.lessons[0].data.get("advice")) if ctx.lessons else None
+
+
+async def _recall(ctx: TurnContext, step: StepTrace) -> None:
+    """Reads what memory holds of situations like this one into ctx.recalled and ctx.lessons."""
+    state, _, _ = ctx.advance(ctx.understand())
+    situation = situation_text(ctx.message, state.request)
+    ctx.recalled = await asyncio.to_thread(
+        recall, ctx.store, ctx.user_id, ctx.session_id, situation, ctx.settings, step
+    )
+    ctx.lessons = ctx.recalled.lessons
 
 
 def _requested(ctx: TurnContext, step: StepTrace) -> Plan | None:
@@ -167,6 +180,15 @@ def _decide(ctx: TurnContext, u: Understanding, after: PreferenceProfile) -> Pla
                 rationale="a lesson says: ask before recommending again",
             )
         return Plan(act="RECOMMEND", rationale="enough is known to search")
+    prior = ctx.recalled.plan_request() if ctx.recalled else None
+    if asked and prior is not None and not ctx.dialogue:
+        # "What should I watch tonight?" from someone who took a film up after a request like
+        # this before: that request is the starting point, and the reply says so.
+        ctx.plan_prior = prior
+        return Plan(
+            act="RECOMMEND",
+            rationale=f"a similar request before was met ({request_summary(prior) or 'no facets'}): starting from it",
+        )
     return Plan(
         act="ASK",
         ask_about=_missing_facet(after),
@@ -180,10 +202,7 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Plan:
         return plan
     u = ctx.understand()
     _, _, after = ctx.advance(u)
-    if ctx.lessons:
-        step.memory(
-            "read", "reflection", f"{len(ctx.lessons)} lesson(s); latest: {ctx.lessons[0].text}"
-        )
+    await _recall(ctx, step)
     plan = _decide(ctx, u, after)
     plan.specialists = specialists_for(plan.act)
     step.thought(plan.rationale)
@@ -196,10 +215,8 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
     if (plan := _requested(ctx, step)) is not None:
         return plan
     u = ctx.understand()
-    if ctx.lessons:
-        step.memory(
-            "read", "reflection", f"{len(ctx.lessons)} lesson(s); latest: {ctx.lessons[0].text}"
-        )
+    await _recall(ctx, step)
+    plans = ctx.recalled.plans if ctx.recalled else []
     mentioned = [i.model_dump() for i in [*u.liked_items, *u.disliked_items, *u.seen_items]]
     if u.asked_about is not None:
         mentioned.append(u.asked_about.model_dump())
@@ -212,6 +229,8 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
         dialogue=[t.model_dump(mode="json") for t in ctx.dialogue[-ctx.settings.history_turns :]],
         profile=ctx.profile_before.model_dump(mode="json"),
         lessons=[r.text for r in ctx.lessons],
+        # accepted plans of similar situations: demonstrations of what worked for this user
+        past_plans=[r.text for r in plans],
         mentioned_items=mentioned,
         reader=reader_hints(u),
     )

@@ -15,6 +15,7 @@ the item analyst's next-best judged films, and the rules check it in code.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Literal
 
 from autogen_core.models import ChatCompletionClient
@@ -184,9 +185,13 @@ async def write_lesson(
     rejected: list[ItemRef],
     profile: PreferenceProfile,
     why: str,
+    situation: str = "",
+    session_id: str | None = None,
 ) -> MemoryRecord:
     """Strategy-level reflection (MACRS): after a rejected recommendation, a lesson the manager
-    reads on later turns. Traced as a reflector step of its own."""
+    reads on later turns. It is stored with the situation the picks answered (what the user had
+    asked for), embedded, so the manager finds it again when a similar request comes. Traced as
+    a reflector step of its own."""
     step = tracer.step("reflector", "learning from a rejected recommendation", "offline")
     titles = ", ".join(i.label for i in rejected) or "the last picks"
     known = len(profile.likes) + len(profile.constraints.genres) + len(profile.wants)
@@ -201,8 +206,19 @@ async def write_lesson(
         kind="reflection",
         text=text,
         data={"advice": advice, "rejected": [i.model_dump() for i in rejected]},
+        session_id=session_id,
+        situation=situation or None,
     )
+    started = time.perf_counter()
     await asyncio.to_thread(store.memories.add, record)
-    step.memory("write", "reflection", text)
+    step.memory(
+        "write",
+        "reflection",
+        text + (f" [situation: {situation[:120]}]" if situation else ""),
+        collection=store.memories.name,
+        filter=f"user_id={user_id}",
+        points=1,
+        ms=(time.perf_counter() - started) * 1000,
+    )
     step.finish()
     return record

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 from autogen_core.models import ChatCompletionClient
@@ -19,9 +20,17 @@ from recteam.agents.answers import answer_question
 from recteam.agents.base import RoleSpec
 from recteam.agents.context import TurnContext
 from recteam.agents.llm import structured_call
-from recteam.agents.messages import AskAbout, Candidate, RecommendedItem, Reply
+from recteam.agents.messages import (
+    AskAbout,
+    Candidate,
+    PreferenceProfile,
+    RecommendedItem,
+    Reply,
+)
+from recteam.agents.recall import wish_phrase
 from recteam.agents.reply_check import escape_html, foreign_titles
 from recteam.agents.tracer import StepTrace
+from recteam.agents.welcome import Welcome, welcome_back
 
 __all__ = ["RESPONDER"]
 
@@ -119,6 +128,10 @@ def _opening(ctx: TurnContext, n: int) -> str:
         about.append(f"on the {' and '.join(r.wants[:2])} side")
     if r.surprise:
         return f"Something different, then: {picks} off the beaten track."
+    if ctx.plan_prior is not None and not about:
+        # nothing asked this time: the plan the user took up before is the starting point
+        wish = wish_phrase(ctx.plan_prior)
+        return f"Going by what worked last time{f' ({wish})' if wish else ''}, {'here is' if n == 1 else 'here are'} {picks}:"
     variants = [
         f"Here {'is' if n == 1 else 'are'} {picks}",
         f"Try {'this one' if n == 1 else f'these {many}'}",
@@ -210,16 +223,72 @@ async def _answer(ctx: TurnContext, step: StepTrace) -> str:
     return answer_question(items[0], plan.question)
 
 
+async def _welcome(ctx: TurnContext, step: StepTrace) -> Welcome | None:
+    """A returning user's greeting, on the first turn of a session only."""
+    if not ctx.settings.welcome_back or ctx.dialogue or ctx.state_before.turn:
+        return None
+    mem = ctx.store.memories
+    lasting = ctx.lasting_before or PreferenceProfile(user_id=ctx.user_id)
+    started = time.perf_counter()
+    welcome = await asyncio.to_thread(welcome_back, mem, ctx.user_id, ctx.session_id, lasting)
+    step.memory(
+        "read",
+        "episode",
+        welcome.line if welcome else "no earlier session: a new user",
+        collection=mem.name,
+        filter=f"user_id={ctx.user_id}, kind=episode|dialogue, other sessions",
+        points=1 if welcome else 0,
+        ms=(time.perf_counter() - started) * 1000,
+    )
+    return welcome
+
+
+def _remembered(ctx: TurnContext, items: list[RecommendedItem]) -> str:
+    """'Last time you wanted something like this, you liked Heat.' when an earlier session's
+    similar turn recommended a film the user liked or took up."""
+    if ctx.recalled is None or ctx.profile is None:
+        return ""
+    liked = [*ctx.profile.likes, *ctx.profile.chosen]
+    found = ctx.recalled.remembered_like(liked, {i.id for i in items}, ctx.session_id)
+    if found is None:
+        return ""
+    ref, asked = found
+    ctx.cited = ref
+    return (
+        f"Last time you asked for {asked}, you liked *{ref.title}*."
+        if asked
+        else f"Last time you wanted something like this, you liked *{ref.title}*."
+    )
+
+
+def _cited_line(ctx: TurnContext) -> str:
+    return f"Last time you liked {ctx.cited.title} after a similar request." if ctx.cited else ""
+
+
+def _greeted(welcome: Welcome | None, act: str, open_question: bool, text: str) -> str:
+    """The reply with the welcome before it; when the reply is only an open question or a hello,
+    the welcome's offer takes its place (one question, not two)."""
+    if welcome is None:
+        return text
+    return welcome.text if act in ("CHAT", "ASK") and open_question else f"{welcome.line} {text}"
+
+
 async def offline(ctx: TurnContext, step: StepTrace) -> Reply:
     plan = ctx.plan
     act = plan.act if plan else "ASK"
+    welcome = await _welcome(ctx, step)
     if act == "RECOMMEND":
         items = _items(ctx)
         if not items:
             text = f"I couldn't find a film in my catalog that fits all of this: {_describe_constraints(ctx)}. Could we loosen one of those?"
-            ctx.reply = Reply(act="ASK", text=text)
+            ctx.reply = Reply(act="ASK", text=_greeted(welcome, "ASK", False, text))
+            ctx.reply.text = escape_html(ctx.reply.text)
             return ctx.reply
         lines = [_opening(ctx, len(items))]
+        if cited := _remembered(ctx, items):
+            lines[0] = f"{cited} {lines[0]}"
+            if welcome is not None:  # the citation says what the welcome would: greet only
+                welcome = Welcome("Welcome back!", welcome.offer)
         lines += [f"- **{i.title}** ({i.year}){_genres(i.genres)}: {i.reason}" for i in items]
         closings = _CLOSINGS if len(items) > 1 else _CLOSINGS_ONE
         lines.append(closings[ctx.turn % len(closings)])
@@ -236,6 +305,14 @@ async def offline(ctx: TurnContext, step: StepTrace) -> Reply:
     if act not in ("CHAT", "ANSWER") and ctx.understand().unknown_titles:
         missing = ", ".join(f"“{t}”" for t in ctx.understand().unknown_titles[:3])
         ctx.reply.text = f"I don't know {missing}; it isn't in my catalog. " + ctx.reply.text
+    elif welcome is not None and not (act == "CHAT" and ctx.understand().accepted_items):
+        u = ctx.understand()
+        ask_about = plan.ask_about if plan else None
+        open_question = (act == "ASK" and ask_about in (None, "genre", "liked_item", "era")) or (
+            act == "CHAT" and u.smalltalk in (None, "greeting")
+        )
+        ctx.reply.text = _greeted(welcome, ctx.reply.act, open_question, ctx.reply.text)
+        ctx.welcome = welcome.line
     # It quotes the user's words and catalog text, which may hold HTML of their own.
     ctx.reply.text = escape_html(ctx.reply.text)
     return ctx.reply
@@ -260,6 +337,8 @@ def _nameable(ctx: TurnContext, fallback: Reply) -> list[str]:
     if ctx.profile is not None:
         p = ctx.profile
         refs += [*p.likes, *p.dislikes, *p.chosen, *p.constraints.exclude_items]
+    if ctx.cited is not None:
+        refs.append(ctx.cited)
     return [i.title for i in fallback.items] + [r.title for r in refs]
 
 
@@ -282,6 +361,8 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
         ],
         "ask_about": ctx.plan.ask_about if fallback.act == "ASK" else None,
         "facts": fallback.text if quoted else "",
+        # what memory holds that fits: a returning user's greeting, a film liked last time
+        "remembered": " ".join(x for x in (ctx.welcome, _cited_line(ctx)) if x),
     }
     allowed = {i.id: i for i in fallback.items}
     nameable = _nameable(ctx, fallback)
@@ -318,7 +399,10 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
     ]
     if fallback.act == "RECOMMEND" and not items:
         items = fallback.items
-    ctx.reply = Reply(act=fallback.act, text=escape_html(reply.text), items=items)
+    text = escape_html(reply.text)
+    if ctx.welcome and ctx.welcome not in text:  # a returning user is greeted whatever it wrote
+        text = f"{escape_html(ctx.welcome)} {text}"
+    ctx.reply = Reply(act=fallback.act, text=text, items=items)
     return ctx.reply
 
 

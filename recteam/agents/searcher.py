@@ -19,6 +19,7 @@ llm.agents.searcher.model set, the model writes the query text once a turn; a re
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -27,9 +28,11 @@ from pydantic import BaseModel, Field
 
 from recteam.agents.base import RoleSpec
 from recteam.agents.context import TurnContext
+from recteam.agents.dialogue_state import Request
 from recteam.agents.llm import structured_call
 from recteam.agents.messages import Candidate, CandidateBus, ItemRef, PreferenceProfile
 from recteam.agents.offline.text import tokenize
+from recteam.agents.recall import request_summary
 from recteam.agents.relevance import (
     CAST_TOP,
     POOL_RECORDER,
@@ -333,6 +336,19 @@ async def _search(ctx: TurnContext, step: StepTrace, request: SearchRequest) -> 
     step.tool_returned(
         "search_catalog", [f"{r.item.label} {r.score:.3f}" for r in results[:limit]], started
     )
+    if request.like_ids:
+        # The user's liked films steer the engine's recommend query as positive examples and
+        # the disliked ones push away as negatives: a memory read inside the search.
+        step.memory(
+            "read",
+            "feedback",
+            f"{len(request.like_ids)} liked film(s) as positive examples, "
+            f"{len(request.dislike_ids)} disliked as negatives, in the engine's recommend query",
+            collection=ctx.store.catalog.collection or "",
+            filter="ids of the user's liked and disliked films",
+            points=len(request.like_ids) + len(request.dislike_ids),
+            ms=(time.perf_counter() - started) * 1000,
+        )
     if not results:
         ctx.candidates = []
         return CandidateBus(candidates=[])
@@ -341,9 +357,28 @@ async def _search(ctx: TurnContext, step: StepTrace, request: SearchRequest) -> 
     return CandidateBus(candidates=ctx.candidates)
 
 
+def _with_prior(profile: PreferenceProfile, prior: Request) -> PreferenceProfile:
+    """The profile with an accepted plan's request laid under it: its genres and wishes count
+    as liked, softly (no filter), since the user did not say them this time."""
+    p = profile.model_copy(deep=True)
+    p.liked_genres = list(dict.fromkeys([*p.liked_genres, *prior.genres]))
+    p.wants = list(dict.fromkeys([*p.wants, *prior.wants]))
+    p.avoids = list(dict.fromkeys([*p.avoids, *prior.avoids]))
+    p.likes = [*p.likes, *(i for i in prior.like if all(i.id != k.id for k in p.likes))]
+    return p
+
+
 async def offline(ctx: TurnContext, step: StepTrace) -> CandidateBus:
     assert ctx.profile is not None
+    prior = ctx.plan_prior
+    if prior is not None and ctx.revise_round == 0:
+        ctx.profile = _with_prior(ctx.profile, prior)
+        step.thought(
+            f"Starting from a plan this user accepted before: {request_summary(prior) or 'no facets'}."
+        )
     request = build_request(ctx, ctx.profile)
+    if prior is not None:
+        request.query = " ".join(dict.fromkeys([*request.query.split(), *prior.topics])).strip()
     if ctx.search_query is not None:  # a revise round keeps the query the model wrote this turn
         request.query = ctx.search_query
     return await _search(ctx, step, request)

@@ -21,7 +21,32 @@ class TeamSettings(BaseModel):
         description="Times the reflector may send a draft back before it must approve.",
     )
     lessons: int = Field(
-        default=5, ge=0, le=50, description="Recent reflective lessons the manager reads."
+        default=5,
+        ge=0,
+        le=50,
+        description="Reflective lessons the manager reads: those learnt in situations like the present one, and this session's latest.",
+    )
+    recall_plans: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        description="Accepted plans from similar situations the manager reads (0: plan memory off).",
+    )
+    recall_episodes: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        description="Turns of earlier sessions with a similar request the team may cite (0: off).",
+    )
+    recall_min_score: float = Field(
+        default=0.55,
+        ge=0.0,
+        le=1.0,
+        description="How close (cosine) a remembered situation must be to the present one to count.",
+    )
+    welcome_back: bool = Field(
+        default=True,
+        description="A returning user's first message, or opening the web chat with a known name, gets a short greeting from what the team remembers.",
     )
     history_turns: int = Field(
         default=8, ge=0, le=100, description="Dialogue turns shown to LLM roles."

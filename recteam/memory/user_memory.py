@@ -4,11 +4,13 @@ returned for another: every read and delete is filtered by user_id inside the en
 
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from collections.abc import Sequence
 from typing import Any, Literal, get_args
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from recteam.memory.backend import (
@@ -25,8 +27,11 @@ from recteam.memory.embeddings import CachedEmbedder
 
 __all__ = ["MEMORY_KINDS", "MemoryKind", "MemoryRecord", "UserMemory"]
 
-# "dialogue": one point per session holding its dialogue state (agents/dialogue_state.py).
-MemoryKind = Literal["preference", "feedback", "episode", "reflection", "plan", "dialogue"]
+# "dialogue": one point per session holding its dialogue state (agents/dialogue_state.py);
+# "judgement": the item analyst's judgement of one film for this user (one point per film).
+MemoryKind = Literal[
+    "preference", "feedback", "episode", "reflection", "plan", "dialogue", "judgement"
+]
 MEMORY_KINDS: tuple[str, ...] = get_args(MemoryKind)
 DENSE = "text"
 
@@ -40,6 +45,9 @@ class MemoryRecord(BaseModel):
     session_id: str | None = None
     created_at: float = Field(default_factory=time.time)
     score: float | None = None
+    # What the record is retrieved by, when that is not its text: the situation it came from
+    # (what the user asked for), so a later similar request finds it. Embedded instead of text.
+    situation: str | None = None
 
 
 class UserMemory:
@@ -57,14 +65,19 @@ class UserMemory:
             backend.create_collection(self.name, spec)
 
     def _where(
-        self, user_id: str, kinds: tuple[str, ...] | list[str] = (), session_id: str | None = None
+        self,
+        user_id: str,
+        kinds: tuple[str, ...] | list[str] = (),
+        session_id: str | None = None,
+        not_session: str | None = None,
     ) -> Where:
         must: tuple = (Match("user_id", (user_id,)),)
         if kinds:
             must += (Match("kind", tuple(kinds)),)
         if session_id is not None:
             must += (Match("session_id", (session_id,)),)
-        return Where(must=must)
+        must_not = (Match("session_id", (not_session,)),) if not_session is not None else ()
+        return Where(must=must, must_not=must_not)
 
     def get(self, user_id: str, record_id: str) -> MemoryRecord | None:
         """One record by id, only if it belongs to `user_id`."""
@@ -80,7 +93,7 @@ class UserMemory:
         """Writes several records with one embedding batch and one engine call."""
         if not records:
             return []
-        vectors = self.embedder.embed([r.text or r.kind for r in records])
+        vectors = self.embedder.embed([r.situation or r.text or r.kind for r in records])
         points = [
             PointData(id=r.id, payload=r.model_dump(exclude={"id", "score"}), dense={DENSE: v})
             for r, v in zip(records, vectors, strict=True)
@@ -92,17 +105,31 @@ class UserMemory:
         self, user_id: str, text: str, kinds: tuple[str, ...] = (), limit: int = 10
     ) -> list[MemoryRecord]:
         """The user's memories closest in meaning to `text`."""
-        vector = self.embedder.embed_query(text)
+        return self.nearest(user_id, self.embedder.embed_query(text), kinds, limit)
+
+    def nearest(
+        self,
+        user_id: str,
+        vector: np.ndarray,
+        kinds: tuple[str, ...] = (),
+        limit: int = 10,
+        min_score: float | None = None,
+        not_session: str | None = None,
+    ) -> list[MemoryRecord]:
+        """The user's memories nearest to an embedded situation (cosine, best first), optionally
+        only those at least `min_score` close and not from session `not_session`."""
         hits = self.backend.query(
             self.name,
             HybridQuery(
                 retrievers=(Retriever("dense", DENSE, dense=vector),),
-                where=self._where(user_id, kinds),
+                where=self._where(user_id, kinds, not_session=not_session),
                 limit=limit,
             ),
         )
         return [
-            MemoryRecord.model_validate({**h.payload, "id": h.id, "score": h.score}) for h in hits
+            MemoryRecord.model_validate({**h.payload, "id": h.id, "score": h.score})
+            for h in hits
+            if min_score is None or h.score >= min_score
         ]
 
     def list(
@@ -111,15 +138,16 @@ class UserMemory:
         kinds: tuple[str, ...] = (),
         limit: int = 100,
         session_id: str | None = None,
+        not_session: str | None = None,
     ) -> list[MemoryRecord]:
-        """The user's memories (of one session, if given), newest first."""
-        where = self._where(user_id, kinds, session_id)
+        """The user's memories (of one session, or of all but one, if given), newest first."""
+        where = self._where(user_id, kinds, session_id, not_session)
         hits = self.backend.filter_only(self.name, where, limit=limit, order_by="created_at")
         return [MemoryRecord.model_validate({**h.payload, "id": h.id}) for h in hits]
 
-    def all(self, user_id: str, kinds: tuple[str, ...] = ()) -> list[MemoryRecord]:
+    def all(self, user_id: str, kinds: tuple[str, ...] = ()) -> builtins.list[MemoryRecord]:
         """Every record of the user (all pages), newest first: what a person may see and export."""
-        records: list[MemoryRecord] = []
+        records: builtins.list[MemoryRecord] = []
         offset: str | None = None
         while True:
             points, offset = self.backend.scroll(

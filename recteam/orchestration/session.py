@@ -18,7 +18,7 @@ from typing import Any
 from autogen_core import CancellationToken
 
 from recteam.agents.context import TurnContext
-from recteam.agents.dialogue_state import DialogueState
+from recteam.agents.dialogue_state import DialogueState, state_record_id
 from recteam.agents.messages import (
     ROLES,
     Act,
@@ -30,6 +30,8 @@ from recteam.agents.messages import (
 )
 from recteam.agents.offline.linking import EntityLinker
 from recteam.agents.offline.understanding import Understanding
+from recteam.agents.plan_memory import newly_taken, remember_plans
+from recteam.agents.recall import request_summary, situation_text
 from recteam.agents.reflector import write_lesson
 from recteam.agents.settings import TeamSettings
 from recteam.agents.state_update import advance, lasting_profile
@@ -48,12 +50,6 @@ from recteam.orchestration.team import RoleClients, build_team
 __all__ = ["MAX_MESSAGE_CHARS", "Recommender", "build_role_clients", "role_endpoint"]
 
 MAX_MESSAGE_CHARS = 4000
-_STATE_NS = uuid.UUID("5d2c61a4-7f0b-4a53-8e3d-2b9c40e1f7a8")
-
-
-def state_record_id(user_id: str, session_id: str) -> str:
-    """One dialogue-state point per session, overwritten after each turn."""
-    return str(uuid.uuid5(_STATE_NS, f"{user_id}\x00{session_id}"))
 
 
 def _report_model_event(event: ModelEvent) -> None:
@@ -243,17 +239,17 @@ class Recommender:
         analyst_model = roles.get("user_analyst", (None, OFFLINE))[0] is not None
         try:
             if not analyst_model:
-                await self._reflect_on_rejection(ctx)
-            ctx.lessons = await asyncio.to_thread(
-                self.store.memories.list, user_id, ("reflection",), self.team_settings.lessons
-            )
+                await self._reflect_on_rejection(ctx, episodes)
             team = build_team(ctx, roles)
             run = asyncio.create_task(self._run_team(team, text, queue))
             while (event := await queue.get()) is not None:
                 yield event
             await run
             if analyst_model and "user_analyst" not in ctx.fell_back:
-                await self._reflect_on_model_rejection(ctx)
+                await self._reflect_on_model_rejection(ctx, episodes)
+            if ctx.state is not None:
+                taken = newly_taken(ctx.state_before, ctx.state)
+                await remember_plans(tracer, self.store, user_id, session_id, episodes, taken)
         except RecteamError as exc:  # already a sentence naming the cause and the setting
             error = str(exc)
         except TimeoutError as exc:
@@ -325,8 +321,17 @@ class Recommender:
         recommended = {i["id"] for ep in episodes for i in ep.data.get("recommended", [])}
         if not liked and ref.id in recommended:
             await write_lesson(
-                tracer, self.store, user_id, [ref], after, "disliked with the button"
+                tracer,
+                self.store,
+                user_id,
+                [ref],
+                after,
+                "disliked with the button",
+                _situation_of(episodes, [ref]),
+                session_id,
             )
+        if liked and ref.id in recommended:
+            await remember_plans(tracer, self.store, user_id, session_id, episodes, [ref])
         return events
 
     async def _run_team(self, team: Any, text: str, queue: asyncio.Queue[Any]) -> None:
@@ -351,7 +356,7 @@ class Recommender:
         finally:
             queue.put_nowait(None)
 
-    async def _reflect_on_rejection(self, ctx: TurnContext) -> None:
+    async def _reflect_on_rejection(self, ctx: TurnContext, episodes: list[MemoryRecord]) -> None:
         u = ctx.understand()
         if u.rejects_last and ctx.last_recommended:
             assert ctx.profile_before is not None
@@ -362,9 +367,13 @@ class Recommender:
                 ctx.last_recommended,
                 ctx.profile_before,
                 "in the chat",
+                _situation_of(episodes, ctx.last_recommended),
+                ctx.session_id,
             )
 
-    async def _reflect_on_model_rejection(self, ctx: TurnContext) -> None:
+    async def _reflect_on_model_rejection(
+        self, ctx: TurnContext, episodes: list[MemoryRecord]
+    ) -> None:
         """The lesson of a rejection, as the model user analyst read the message: the last picks
         it marked rejected or disliked this turn."""
         state = ctx.state
@@ -379,7 +388,14 @@ class Recommender:
         ]
         if turned:
             await write_lesson(
-                ctx.tracer, self.store, ctx.user_id, turned, ctx.profile_before, "in the chat"
+                ctx.tracer,
+                self.store,
+                ctx.user_id,
+                turned,
+                ctx.profile_before,
+                "in the chat",
+                _situation_of(episodes, turned),
+                ctx.session_id,
             )
 
 
@@ -406,8 +422,20 @@ def _turn_state(ctx: TurnContext, reply: Reply) -> MemoryRecord:
     return _state_record(ctx.user_id, ctx.session_id, state)
 
 
+def _situation_of(episodes: list[MemoryRecord], picks: list[ItemRef]) -> str:
+    """The situation the turn that recommended `picks` answered (what the user had asked)."""
+    ids = {p.id for p in picks}
+    for ep in reversed(episodes):
+        if any(r.get("id") in ids for r in ep.data.get("recommended", [])):
+            return ep.situation or str(ep.data.get("message") or "")
+    return ""
+
+
 def _episode_record(ctx: TurnContext, reply: Reply) -> MemoryRecord:
     refs = [ItemRef(id=i.id, title=i.title, year=i.year) for i in reply.items]
+    request = (ctx.state or ctx.state_before).request
+    # Retrieved by what the user asked for, so a later similar request finds this turn.
+    situation = ctx.recalled.situation if ctx.recalled else situation_text(ctx.message, request)
     turns = [
         DialogueTurn(speaker="user", text=ctx.message),
         DialogueTurn(speaker="assistant", text=reply.text, act=reply.act, items=refs),
@@ -417,8 +445,14 @@ def _episode_record(ctx: TurnContext, reply: Reply) -> MemoryRecord:
         kind="episode",
         session_id=ctx.session_id,
         text=f"user: {ctx.message}\nassistant: {reply.text}"[:2000],
+        situation=situation,
         data={
             "turn": ctx.turn,
+            "message": ctx.message,
+            "act": reply.act,
+            "request": request.model_dump(mode="json"),
+            "request_text": request_summary(request),
+            "query": ctx.search_query or "",
             "turns": [t.model_dump(mode="json") for t in turns],
             "recommended": [r.model_dump() for r in refs],
             "candidates": [c.item.model_dump() for c in ctx.candidates],
