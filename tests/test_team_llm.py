@@ -13,7 +13,14 @@ from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from recteam.agents.messages import ROLES, Role
 from recteam.agents.settings import TeamSettings
-from recteam.agents.trace import ModelCalled, ModelNotice, StepFinished, StepOutput, StepStarted
+from recteam.agents.trace import (
+    MemoryAccess,
+    ModelCalled,
+    ModelNotice,
+    StepFinished,
+    StepOutput,
+    StepStarted,
+)
 from recteam.evaluation.bench_turn import critical_path_calls
 from recteam.memory.store import MemoryStore
 from recteam.orchestration.llm_settings import LLMSettings, ModelSettings
@@ -382,3 +389,37 @@ async def test_a_rejection_the_model_reads_writes_the_lesson(films_store: Memory
     await turn(rec, "rej", "hmm, I'll have a think")  # the offline reader hears no rejection
     lessons = films_store.memories.list("rej", ("reflection",), 5)
     assert lessons and any(i.title in lessons[0].text for i in first.items)
+
+
+async def test_the_item_analysts_judgements_are_kept_and_not_asked_for_again(
+    films_store: MemoryStore,
+) -> None:
+    message = "I loved Arrival; more science fiction after 2000"
+
+    def clients() -> RoleClients:
+        return scripted(
+            manager=[PLAN_RECOMMEND],
+            user_analyst=[DELTA],
+            item_analyst=[ANALYSES],
+            reflector=[APPROVE],
+            responder=[REPLY],
+        )
+
+    first = clients()
+    await turn(team(films_store, first), "ana", message, "s1")
+    (asked,) = calls(first, "item_analyst")
+    assert "interstellar|2014" in json.dumps(asked["messages"][-1].content)
+    kept = films_store.memories.list("ana", ("judgement",))
+    assert {r.data["analysis"]["item_id"] for r in kept} >= set(PICKS)
+    assert all(r.data["source"] == "model" for r in kept if r.data["analysis"]["item_id"] in PICKS)
+
+    # A later session, the same profile: the three films judged before are not sent again.
+    second = clients()
+    events = await turn(team(films_store, second), "ana", message, "s2")
+    (read,) = [m for m in of(events, MemoryAccess) if m.kind == "judgement" and m.op == "read"]
+    assert read.summary.startswith("3 of ") and read.points is not None and read.points >= 3
+    for call in calls(second, "item_analyst"):
+        sent = json.dumps(call["messages"][-1].content)
+        assert not any(p in sent for p in PICKS)
+    done = finished(events)
+    assert done.error is None and [i.id for i in done.items] == PICKS

@@ -1,8 +1,11 @@
 """Item analyst: judges the candidates against the profile in ONE batched step and picks the draft.
 
-Reads:  ctx.candidates (the bus), the profile, the liked items' facts from the catalog.
+Reads:  ctx.candidates (the bus), the profile, the liked items' facts from the catalog, and its
+        own judgements of this user's films kept in memory (agents/judgements.py): a model's
+        judgement made against the same profile is reused, not asked for again.
 Writes: ctx.analyses (fit, pros, cons, the facts behind them) and ctx.draft (ids, best first);
-        ctx.judged (the model's judgements, which a revise round re-picks from without a call).
+        ctx.judged (the model's judgements, which a revise round re-picks from without a call);
+        the judgements of the picks (and of what a model judged) to memory.
 Tools:  catalog.get (facts of liked items).
 """
 
@@ -14,6 +17,7 @@ from autogen_core.models import ChatCompletionClient
 
 from recteam.agents.base import RoleSpec
 from recteam.agents.context import TurnContext
+from recteam.agents.judgements import load_judgements, profile_key, save_judgements
 from recteam.agents.llm import RoleModelError, structured_call
 from recteam.agents.messages import ItemAnalyses, ItemAnalysis
 from recteam.agents.scoring import LikedFacts, analyse
@@ -68,10 +72,44 @@ async def _liked_facts(ctx: TurnContext, step: StepTrace) -> LikedFacts:
     return LikedFacts.of(liked, ctx.profile, topics)
 
 
-async def offline(ctx: TurnContext, step: StepTrace) -> ItemAnalyses:
+def _key(ctx: TurnContext) -> str:
+    assert ctx.profile is not None
+    return profile_key(ctx.profile, (ctx.state or ctx.state_before).request.topics)
+
+
+async def _remembered(ctx: TurnContext, step: StepTrace) -> None:
+    """On a turn's first pass: a model's judgements of films on the bus, kept from earlier turns
+    or sessions against the same profile, join ctx.judged (reused, not asked again)."""
+    if ctx.revise_round or not ctx.candidates:
+        return
+    ids = [c.item.id for c in ctx.candidates[:MAX_JUDGED]]
+    stored = await asyncio.to_thread(load_judgements, ctx.store, ctx.user_id, ids, _key(ctx), step)
+    for item_id, (analysis, source) in stored.items():
+        if source == "model":
+            ctx.judged.setdefault(item_id, analysis)
+
+
+async def _keep(
+    ctx: TurnContext, step: StepTrace, analyses: list[ItemAnalysis], source: str
+) -> None:
+    labels = {c.item.id: c.item.label for c in ctx.candidates}
+    await asyncio.to_thread(
+        save_judgements,
+        ctx.store,
+        ctx.user_id,
+        ctx.session_id,
+        [(a, labels[a.item_id]) for a in analyses if a.item_id in labels],
+        _key(ctx),
+        source,  # type: ignore[arg-type]
+        step,
+    )
+
+
+async def _score(ctx: TurnContext, step: StepTrace) -> ItemAnalyses:
     assert ctx.profile is not None
     liked = await _liked_facts(ctx, step)
     ctx.analyses = {c.item.id: analyse(c, ctx.profile, liked) for c in ctx.candidates}
+    await _remembered(ctx, step)
     # On a revise round the model's judgements from earlier in this turn still stand: the bus
     # lost the struck films and gained a few at its tail, which keep their offline scores (as
     # the bus below MAX_JUDGED always does).
@@ -86,11 +124,22 @@ async def offline(ctx: TurnContext, step: StepTrace) -> ItemAnalyses:
     return ItemAnalyses(analyses=list(ctx.analyses.values()), draft=ctx.draft)
 
 
+async def offline(ctx: TurnContext, step: StepTrace) -> ItemAnalyses:
+    result = await _score(ctx, step)
+    # The picks' judgements are kept (a model's, reused above, are kept as they were).
+    fresh = [ctx.analyses[i] for i in ctx.draft if i not in ctx.judged]
+    await _keep(ctx, step, fresh, "offline")
+    return result
+
+
 async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -> ItemAnalyses:
     assert ctx.profile is not None
-    baseline = await offline(ctx, step)  # facts-based scores for every candidate, and the fallback
-    judged = ctx.candidates[: min(MAX_JUDGED, JUDGED_PER_PICK * max(ctx.picks, 1))]
+    baseline = await _score(ctx, step)  # facts-based scores for every candidate, and the fallback
+    top = ctx.candidates[: min(MAX_JUDGED, JUDGED_PER_PICK * max(ctx.picks, 1))]
+    judged = [c for c in top if c.item.id not in ctx.judged]
     if not judged:
+        if top:
+            step.thought("Every film at the top of the bus was judged before: no model call.")
         return baseline
     result = await structured_call(
         client,
@@ -117,7 +166,8 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
     }
     if not accepted:
         raise RoleModelError("no judgement named an item on the candidate bus")
-    ctx.judged = accepted
+    await _keep(ctx, step, list(accepted.values()), "model")
+    ctx.judged = {**ctx.judged, **accepted}
     ctx.analyses.update(accepted)
     ctx.draft = pick_draft(ctx)
     return ItemAnalyses(analyses=list(ctx.analyses.values()), draft=ctx.draft)

@@ -3,10 +3,13 @@ who outgrow one machine. URL ':memory:' runs qdrant-client's in-process mode (te
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import threading
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -109,7 +112,8 @@ def _plainly(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def call(self: ServerBackend, *args: Any, **kwargs: Any) -> Any:
         try:
-            return method(self, *args, **kwargs)
+            with self.serial:
+                return method(self, *args, **kwargs)
         except (ResponseHandlingException, UnexpectedResponse, httpx.HTTPError, OSError) as exc:
             raise StoreUnavailableError(
                 f"the Qdrant server at {self.url} stopped answering ({type(exc).__name__}: {str(exc)[:120]}); "
@@ -128,6 +132,11 @@ class ServerBackend(VectorBackend):
                 f"memory.api_key_env names {settings.api_key_env}, but that environment variable is not set"
             )
         self.url = url
+        # qdrant-client's in-process mode is not safe for concurrent calls (a read during a
+        # write fails inside its numpy arrays); a server is, and needs no lock.
+        self.serial: AbstractContextManager[Any] = (
+            threading.RLock() if url == ":memory:" else contextlib.nullcontext()
+        )
         if url == ":memory:":
             self.client = QdrantClient(location=":memory:")
         else:

@@ -86,6 +86,15 @@ class UserMemory:
             return None
         return MemoryRecord.model_validate({**points[0].payload, "id": points[0].id})
 
+    def get_many(self, user_id: str, record_ids: Sequence[str]) -> builtins.list[MemoryRecord]:
+        """The records with these ids that belong to `user_id` (one engine call)."""
+        points = self.backend.retrieve(self.name, list(record_ids)) if record_ids else []
+        return [
+            MemoryRecord.model_validate({**p.payload, "id": p.id})
+            for p in points
+            if p.payload.get("user_id") == user_id
+        ]
+
     def add(self, record: MemoryRecord) -> MemoryRecord:
         return self.add_many([record])[0]
 
