@@ -76,6 +76,9 @@ class TurnContext:
     recalled: Recalled | None = None  # memory of similar situations, read by the manager
     plan_prior: Request | None = None  # an accepted plan's request the searcher starts from
     cited: ItemRef | None = None  # a film liked after a similar request, cited in the reply
+    # other remembered people this pick is for ("me and Sam"): user id -> lasting profile
+    group: dict[str, PreferenceProfile] = field(default_factory=dict)
+    solo_profile: PreferenceProfile | None = None  # the user's own, when ctx.profile is a group's
     _facts: dict[str, CatalogItem | None] = field(default_factory=dict, repr=False)
     _advanced: tuple[Any, tuple[DialogueState, PreferenceProfile, PreferenceProfile]] | None = (
         field(default=None, repr=False)

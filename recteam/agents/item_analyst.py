@@ -17,6 +17,7 @@ from autogen_core.models import ChatCompletionClient
 
 from recteam.agents.base import RoleSpec
 from recteam.agents.context import TurnContext
+from recteam.agents.group import group_analysis
 from recteam.agents.judgements import load_judgements, profile_key, save_judgements
 from recteam.agents.llm import RoleModelError, structured_call
 from recteam.agents.messages import ItemAnalyses, ItemAnalysis
@@ -72,6 +73,29 @@ async def _liked_facts(ctx: TurnContext, step: StepTrace) -> LikedFacts:
     return LikedFacts.of(liked, ctx.profile, topics)
 
 
+async def _least_misery(ctx: TurnContext, step: StepTrace) -> None:
+    """A group pick: each candidate judged against each member's own profile; the fit is the
+    lowest anyone gets, and the reason says why it suits each of them."""
+    topics = (ctx.state or ctx.state_before).request.topics
+    per_member: dict[str, dict[str, ItemAnalysis]] = {}
+    own = ctx.solo_profile or ctx.profile
+    assert own is not None
+    liked = await asyncio.to_thread(ctx.store.catalog.get, [i.id for i in own.likes[-10:]])
+    facts = LikedFacts.of(liked, own, topics)
+    mine = {c.item.id: analyse(c, own, facts) for c in ctx.candidates}
+    for name, profile in ctx.group.items():
+        liked = await asyncio.to_thread(ctx.store.catalog.get, [i.id for i in profile.likes[-10:]])
+        facts = LikedFacts.of(liked, profile, topics)
+        per_member[name] = {c.item.id: analyse(c, profile, facts) for c in ctx.candidates}
+    for item_id in list(ctx.analyses):
+        theirs = {name: judged[item_id] for name, judged in per_member.items()}
+        ctx.analyses[item_id] = group_analysis(mine[item_id], theirs)
+    step.thought(
+        f"Judged {len(ctx.candidates)} candidates for each of {len(ctx.group) + 1} people; "
+        "each keeps the lowest fit anyone gets (least misery)."
+    )
+
+
 def _key(ctx: TurnContext) -> str:
     assert ctx.profile is not None
     return profile_key(ctx.profile, (ctx.state or ctx.state_before).request.topics)
@@ -109,6 +133,8 @@ async def _score(ctx: TurnContext, step: StepTrace) -> ItemAnalyses:
     assert ctx.profile is not None
     liked = await _liked_facts(ctx, step)
     ctx.analyses = {c.item.id: analyse(c, ctx.profile, liked) for c in ctx.candidates}
+    if ctx.group:
+        await _least_misery(ctx, step)
     await _remembered(ctx, step)
     # On a revise round the model's judgements from earlier in this turn still stand: the bus
     # lost the struck films and gained a few at its tail, which keep their offline scores (as

@@ -18,6 +18,7 @@ from autogen_core.models import ChatCompletionClient
 
 from recteam.agents.base import RoleSpec
 from recteam.agents.context import TurnContext
+from recteam.agents.group import GROUP_RULE, find_members
 from recteam.agents.intent import asks_for_suggestions
 from recteam.agents.llm import RoleModelError, structured_call
 from recteam.agents.messages import AskAbout, Plan, PreferenceProfile, Role
@@ -53,6 +54,8 @@ async def _recall(ctx: TurnContext, step: StepTrace) -> None:
         recall, ctx.store, ctx.user_id, ctx.session_id, situation, ctx.settings, step
     )
     ctx.lessons = ctx.recalled.lessons
+    if ctx.settings.group:
+        ctx.group = await asyncio.to_thread(find_members, ctx.store, ctx.user_id, ctx.message, step)
 
 
 def _requested(ctx: TurnContext, step: StepTrace) -> Plan | None:
@@ -103,6 +106,9 @@ def _decide(ctx: TurnContext, u: Understanding, after: PreferenceProfile) -> Pla
             ask_about="which_film",
             rationale=f"the title could mean {options}; nothing in the dialogue decides",
         )
+    if ctx.group and not (u.asked_about or u.smalltalk == "bye"):
+        names = " and ".join(ctx.group)
+        return Plan(act="RECOMMEND", rationale=f"a pick for the user and {names}: {GROUP_RULE}")
     before = ctx.state_before
     if u.clarified is not None and before.clarify and before.clarify_stance == "asked_about":
         return Plan(

@@ -113,6 +113,8 @@ def _opening(ctx: TurnContext, n: int) -> str:
             lead = "Fair enough, you've seen those."
         return f"{lead} {'Here is another' if n == 1 else f'Here are {many} others'} instead:"
     about: list[str] = []
+    if ctx.group:
+        about.append(f"for you and {' and '.join(ctx.group)}, with nothing either of you dislikes")
     liked = [i for i in r.like if state.stance_of(i.id) in ("liked", None)]
     if liked:
         about.append(f"since you liked {' and '.join(i.title for i in liked[-2:])}")

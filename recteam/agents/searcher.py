@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from recteam.agents.base import RoleSpec
 from recteam.agents.context import TurnContext
 from recteam.agents.dialogue_state import Request
+from recteam.agents.group import GROUP_RULE, group_profile
 from recteam.agents.llm import structured_call
 from recteam.agents.messages import Candidate, CandidateBus, ItemRef, PreferenceProfile
 from recteam.agents.offline.text import tokenize
@@ -144,6 +145,14 @@ def _named(ctx: TurnContext) -> tuple[list[str], set[str], list[str]]:
     films += [i.id for i in now.mentioned_items]
     by_user |= {i.id for i in now.mentioned_items}
     people += now.mentioned_people
+    if ctx.group:
+        # A group pick steers by every member's latest likes, taking turns, so the films
+        # nearest the end (the strongest guides) are not all one person's.
+        mine = [i.id for i in p.likes if i.id in by_user][-2:]
+        theirs = [[i.id for i in m.likes[-2:]] for m in ctx.group.values()]
+        for pair in zip(*[mine, *theirs], strict=False):
+            films += pair
+        by_user |= {i for ids in theirs for i in ids}
     disliked = set(p.disliked_people)
     return (
         list(reversed(dict.fromkeys(reversed(films)))),  # each once, at its last place
@@ -376,6 +385,10 @@ async def offline(ctx: TurnContext, step: StepTrace) -> CandidateBus:
         step.thought(
             f"Starting from a plan this user accepted before: {request_summary(prior) or 'no facets'}."
         )
+    if ctx.group and ctx.revise_round == 0:
+        ctx.solo_profile = ctx.profile
+        ctx.profile = group_profile(ctx.profile, ctx.group)
+        step.thought(f"A pick for the user and {' and '.join(ctx.group)}: {GROUP_RULE}.")
     request = build_request(ctx, ctx.profile)
     if prior is not None:
         request.query = " ".join(dict.fromkeys([*request.query.split(), *prior.topics])).strip()

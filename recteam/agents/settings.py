@@ -44,6 +44,10 @@ class TeamSettings(BaseModel):
         le=1.0,
         description="How close (cosine) a remembered situation must be to the present one to count.",
     )
+    group: bool = Field(
+        default=True,
+        description="'Something for me and Sam': when Sam is remembered too, one pick for both (no film either dislikes; least misery on fit). Off: names are ignored.",
+    )
     welcome_back: bool = Field(
         default=True,
         description="A returning user's first message, or opening the web chat with a known name, gets a short greeting from what the team remembers.",
