@@ -30,7 +30,18 @@ if TYPE_CHECKING:
     from recteam.agents.offline.linking import EntityLinker
     from recteam.agents.recall import Recalled
 
-__all__ = ["TurnContext"]
+__all__ = ["MemoryLoad", "TurnContext"]
+
+
+@dataclass(frozen=True)
+class MemoryLoad:
+    """One read the session made before the team started, reported by the user analyst."""
+
+    kind: str
+    summary: str
+    filter: str
+    points: int
+    ms: float
 
 
 @dataclass
@@ -78,6 +89,7 @@ class TurnContext:
     cited: ItemRef | None = None  # a film liked after a similar request, cited in the reply
     # other remembered people this pick is for ("me and Sam"): user id -> lasting profile
     group: dict[str, PreferenceProfile] = field(default_factory=dict)
+    loaded: list[MemoryLoad] = field(default_factory=list)  # the session's reads before the team
     solo_profile: PreferenceProfile | None = None  # the user's own, when ctx.profile is a group's
     _facts: dict[str, CatalogItem | None] = field(default_factory=dict, repr=False)
     _advanced: tuple[Any, tuple[DialogueState, PreferenceProfile, PreferenceProfile]] | None = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 
 from autogen_core.models import ChatCompletionClient
@@ -140,20 +141,49 @@ async def save_profile(
         data=after.model_dump(mode="json"),
         session_id=session_id,
     )
-    await asyncio.to_thread(mem.add, record)
-    step.memory("write", "preference", record.text)
-    for ref, liked in [*[(i, True) for i in after.likes], *[(i, False) for i in after.dislikes]]:
-        known = before.likes if liked else before.dislikes
-        if all(k.id != ref.id for k in known):
-            fb = MemoryRecord(
-                user_id=user_id,
-                kind="feedback",
-                text=f"{'liked' if liked else 'disliked'} {ref.label}",
-                data={"item": ref.model_dump(), "liked": liked, "source": source},
-                session_id=session_id,
-            )
-            await asyncio.to_thread(mem.add, fb)
-            step.memory("write", "feedback", fb.text)
+    feedback = [
+        MemoryRecord(
+            user_id=user_id,
+            kind="feedback",
+            text=f"{'liked' if liked else 'disliked'} {ref.label}",
+            data={"item": ref.model_dump(), "liked": liked, "source": source},
+            session_id=session_id,
+        )
+        for ref, liked in [*[(i, True) for i in after.likes], *[(i, False) for i in after.dislikes]]
+        if all(k.id != ref.id for k in (before.likes if liked else before.dislikes))
+    ]
+    started = time.perf_counter()
+    await asyncio.to_thread(mem.add_many, [record, *feedback])  # one embedding batch, one call
+    ms = (time.perf_counter() - started) * 1000
+    for r in [record, *feedback]:
+        step.memory(
+            "write",
+            r.kind,
+            r.text,
+            collection=mem.name,
+            filter=f"user_id={user_id}",
+            points=1,
+            ms=ms,
+        )
+
+
+def _report_loads(ctx: TurnContext, step: StepTrace) -> None:
+    """What the session read from memory before the team started (the profile, the dialogue
+    state, the session's turns), reported in the step that reads it."""
+    assert ctx.profile_before is not None
+    if not ctx.loaded:
+        step.memory("read", "preference", _summary(ctx.profile_before))
+    for load in ctx.loaded:
+        summary = _summary(ctx.profile_before) if load.kind == "preference" else load.summary
+        step.memory(
+            "read",
+            load.kind,
+            summary,
+            collection=ctx.store.memories.name,
+            filter=load.filter,
+            points=load.points,
+            ms=load.ms,
+        )
 
 
 async def _apply(ctx: TurnContext, step: StepTrace, u: Understanding) -> PreferenceProfile:
@@ -179,7 +209,7 @@ async def _apply(ctx: TurnContext, step: StepTrace, u: Understanding) -> Prefere
 
 async def offline(ctx: TurnContext, step: StepTrace) -> PreferenceProfile:
     assert ctx.profile_before is not None
-    step.memory("read", "preference", _summary(ctx.profile_before))
+    _report_loads(ctx, step)
     u = ctx.understand()
     if (
         asks_for_suggestions(ctx.message)
@@ -224,7 +254,7 @@ def _link(ctx: TurnContext, step: StepTrace, titles: list[str]) -> list[ItemRef]
 
 async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -> PreferenceProfile:
     assert ctx.profile_before is not None
-    step.memory("read", "preference", _summary(ctx.profile_before))
+    _report_loads(ctx, step)
     delta = await structured_call(
         client,
         step,

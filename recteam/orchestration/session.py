@@ -17,7 +17,7 @@ from typing import Any
 
 from autogen_core import CancellationToken
 
-from recteam.agents.context import TurnContext
+from recteam.agents.context import MemoryLoad, TurnContext
 from recteam.agents.dialogue_state import DialogueState, state_record_id
 from recteam.agents.messages import (
     ROLES,
@@ -204,14 +204,35 @@ class Recommender:
         text = _check_input(user_id, message)
         session_id = session_id or uuid.uuid4().hex[:12]
         started = time.perf_counter()
-        episodes = await asyncio.to_thread(self.episodes, user_id, session_id)
+        loaded: list[MemoryLoad] = []
+
+        async def timed(kind: str, what: str, read: Any, *args: Any) -> Any:
+            t0 = time.perf_counter()
+            value = await asyncio.to_thread(read, *args)
+            n = len(value) if isinstance(value, list) else 1
+            loaded.append(
+                MemoryLoad(
+                    kind, what, f"user_id={user_id}, {what}", n, (time.perf_counter() - t0) * 1000
+                )
+            )
+            return value
+
+        episodes = await timed(
+            "episode", f"session_id={session_id}", self.episodes, user_id, session_id
+        )
         dialogue: list[DialogueTurn] = []
         recommended: list[ItemRef] = []
         for ep in episodes:
             dialogue += [DialogueTurn.model_validate(t) for t in ep.data.get("turns", [])]
             recommended += [ItemRef.model_validate(i) for i in ep.data.get("recommended", [])]
-        state = await asyncio.to_thread(self.dialogue_state, user_id, session_id)
-        lasting = await asyncio.to_thread(self.profile, user_id)
+        state = await timed(
+            "dialogue",
+            f"this session's state (turn {len(episodes)})",
+            self.dialogue_state,
+            user_id,
+            session_id,
+        )
+        lasting = await timed("preference", "the long-term profile", self.profile, user_id)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         tracer = TurnTracer(session_id, max(len(episodes), state.turn) + 1, queue.put_nowait)
         yield tracer.event(TurnStarted, user_id=user_id, message=text)
@@ -231,6 +252,7 @@ class Recommender:
             session_recommended=recommended,
             comentions=self.comentions,
             requested_act=act,
+            loaded=loaded,
         )
         error: str | None = None
         roles = {**self.clients, **(clients or {})}
