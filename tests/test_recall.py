@@ -128,3 +128,22 @@ async def test_no_recall_reads_when_recall_is_off(films_store: MemoryStore) -> N
     )
     events = await turn(rec, "off", "a funny comedy from the 90s please", "s1")
     assert not [m for m in of(events, MemoryAccess) if m.agent == "manager"]
+
+
+async def test_opening_the_chat_greets_a_known_name_once(rec: Recommender) -> None:
+    from recteam.agents.trace import TurnFinished
+    from recteam.ui.render import render_chat
+
+    assert await rec.greet("new-person", "s1") == []
+    await turn(rec, "lou", "I loved Heat (1995), something like it", "s1")
+    events = await rec.greet("lou", "s2")
+    done = events[-1]
+    assert isinstance(done, TurnFinished) and done.reply.startswith("Welcome back!")
+    assert "Heat" in done.reply
+    assert [m for m in of(events, MemoryAccess) if m.kind == "episode" and m.points == 1]
+    chat = render_chat(events)
+    assert chat[0].metadata["title"] == "👋 Welcome back" and "Heat" in chat[-1].content
+    # the greeting is the session's first turn: the first message is not greeted again
+    assert await rec.greet("lou", "s2") == []
+    first = finished(await turn(rec, "lou", "hi", "s2"))
+    assert "Welcome back" not in first.reply

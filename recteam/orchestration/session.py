@@ -33,11 +33,13 @@ from recteam.agents.offline.understanding import Understanding
 from recteam.agents.plan_memory import newly_taken, remember_plans
 from recteam.agents.recall import request_summary, situation_text
 from recteam.agents.reflector import write_lesson
+from recteam.agents.reply_check import escape_html
 from recteam.agents.settings import TeamSettings
 from recteam.agents.state_update import advance, lasting_profile
 from recteam.agents.trace import TraceEvent, TurnFinished, TurnStarted
 from recteam.agents.tracer import TurnTracer, current_step
 from recteam.agents.user_analyst import profile_record_id, save_profile
+from recteam.agents.welcome import welcome_back
 from recteam.errors import InputError, RecteamError
 from recteam.memory.colike import shipped_table
 from recteam.memory.cooccurrence import CoMentionTable
@@ -178,6 +180,50 @@ class Recommender:
         await asyncio.to_thread(self.store.memories.add, record)
         await asyncio.to_thread(self._save_state, user_id, session_id, state)
         return state
+
+    async def greet(self, user_id: str, session_id: str) -> list[TraceEvent]:
+        """Opening a chat with a known name: the welcome-back greeting as a traced assistant
+        turn (recorded, so the session's first message is not greeted twice); [] for someone
+        new, a session already under way, or with team.welcome_back off."""
+        _check_input(user_id, "greeting")
+        if not self.team_settings.welcome_back:
+            return []
+        state = await asyncio.to_thread(self.dialogue_state, user_id, session_id)
+        if state.turn:
+            return []
+        events: list[TraceEvent] = []
+        tracer = TurnTracer(session_id, 1, events.append)
+        step = tracer.step("responder", "welcoming a returning user", OFFLINE)
+        lasting = await asyncio.to_thread(self.profile, user_id)
+        mem = self.store.memories
+        started = time.perf_counter()
+        welcome = await asyncio.to_thread(welcome_back, mem, user_id, session_id, lasting)
+        step.memory(
+            "read",
+            "episode",
+            welcome.line if welcome else "no earlier session: a new user",
+            collection=mem.name,
+            filter=f"user_id={user_id}, kind=episode|dialogue, other sessions",
+            points=1 if welcome else 0,
+            ms=(time.perf_counter() - started) * 1000,
+        )
+        step.finish()
+        if welcome is None:
+            return []
+        text = escape_html(welcome.text)
+        await self.add_assistant_turn(user_id, session_id, text, [])
+        events.append(
+            tracer.event(
+                TurnFinished,
+                act="CHAT",
+                reply=text,
+                items=[],
+                candidates=[],
+                duration_ms=(time.perf_counter() - started) * 1000,
+                **tracer.totals(),
+            )
+        )
+        return events
 
     def episodes(self, user_id: str, session_id: str) -> list[MemoryRecord]:
         """The session's turns, oldest first."""

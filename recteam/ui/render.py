@@ -197,7 +197,10 @@ def render_chat(events: Iterable[TraceEvent]) -> list[ChatMessage]:
                     role="assistant",
                     content="",
                     metadata={
-                        "title": "📝 Feedback noted",
+                        # a greeting on opening the chat, or a 👍/👎 between turns
+                        "title": "👋 Welcome back"
+                        if event.agent == "responder"
+                        else "📝 Feedback noted",
                         "id": f"fb-{event.step_id}",
                         "status": "done",
                     },
