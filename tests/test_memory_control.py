@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["tests.ui_server"]
 
-T0 = 1_700_000_000.0  # 14 Nov 2023: every record is old enough to show a date
+T0 = 1_699_963_200.0  # 14 Nov 2023, 12:00 UTC (the 14th in every time zone): shown as a date
 
 
 def _mode(path: Path) -> int:
@@ -157,7 +157,7 @@ def test_list_shows_the_users_records_newest_first(
     assert [r["id"] for r in rows] == [r.id for r in reversed(remembered["ana"])]
     assert set(rows[0]) == {"id", "kind", "text", "data", "session_id", "created_at"}
     assert rows[2]["data"] == {"item": "fargo-1996", "liked": False}
-    assert rows[2]["session_id"] == "s1" and rows[2]["created_at"] == "2023-11-14T22:14:20+00:00"
+    assert rows[2]["session_id"] == "s1" and rows[2]["created_at"] == "2023-11-14T12:01:00+00:00"
 
     table = recteam("memory", "list", "--user", "ana", "--kind", "feedback", cwd=tmp_path)
     assert table.returncode == 0, table.stderr
@@ -174,6 +174,7 @@ def test_an_unknown_user_or_kind_is_one_sentence_and_exit_code_1(
         (("export", "--user", "nobody"), "nothing is stored about user 'nobody'"),
         (("delete", "--user", "nobody", "--all", "--yes"), "nothing is stored about user"),
         (("list", "--user", "ana", "--kind", "feelings"), "'feelings' is not a kind of memory"),
+        (("list", "--user", "nobody", "--kind", "plan"), "nothing is stored about user 'nobody'"),
     ):
         done = recteam("memory", *args, cwd=tmp_path)
         assert done.returncode == 1, (args, done.stdout, done.stderr)

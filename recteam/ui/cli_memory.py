@@ -45,8 +45,9 @@ def _fail(sentence: str) -> typer.Exit:
 
 
 def _records(user: str, kinds: tuple[str, ...] = ()) -> list[MemoryRecord]:
-    records = get_store().memories.all(user, kinds)
-    if not records and not kinds and not _files().files(user):
+    memories = get_store().memories
+    records = memories.all(user, kinds)
+    if not records and not memories.count(user) and not _files().files(user):
         raise _fail(f"nothing is stored about user {user!r} (names are case-sensitive)")
     return records
 
