@@ -4,8 +4,8 @@ A judgement (fit, pros, cons, what it rests on) holds for the profile it was mad
 user's liked and disliked films, wishes, avoidances, genres and the request's subject. It is
 stored under a key of that profile; a later turn or session with the same key reuses it, so a
 model's judgement of a film is not paid for twice, and the offline analyst keeps a model's
-judgement made earlier. One point per user and film (a deterministic id), overwritten when the
-film is judged again.
+judgement made earlier. One point per user holds them all (the latest KEPT films), so a long
+history costs a bounded amount of store.
 """
 
 from __future__ import annotations
@@ -21,16 +21,17 @@ from recteam.agents.tracer import StepTrace
 from recteam.memory.store import MemoryStore
 from recteam.memory.user_memory import MemoryRecord
 
-__all__ = ["judgement_id", "load_judgements", "profile_key", "save_judgements"]
+__all__ = ["KEPT", "judgements_id", "load_judgements", "profile_key", "save_judgements"]
 
 _NS = uuid.UUID("7a1e0c9d-3b54-4e2f-8d67-91c0f2a4b3e5")
 # Judgements are found by id, never by meaning: one constant text is embedded (and cached), so
 # keeping them costs no embedding time.
 _EMBEDDED = "item judgement"
+KEPT = 300  # films whose latest judgement is kept per user (the oldest go first)
 
 
-def judgement_id(user_id: str, item_id: str) -> str:
-    return str(uuid.uuid5(_NS, f"{user_id}\x00{item_id}"))
+def judgements_id(user_id: str) -> str:
+    return str(uuid.uuid5(_NS, user_id))
 
 
 def profile_key(profile: PreferenceProfile, topics: list[str]) -> str:
@@ -48,6 +49,11 @@ def profile_key(profile: PreferenceProfile, topics: list[str]) -> str:
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _films(store: MemoryStore, user_id: str) -> dict[str, dict]:
+    record = store.memories.get(user_id, judgements_id(user_id))
+    return dict(record.data.get("films", {})) if record and record.kind == "judgement" else {}
+
+
 def load_judgements(
     store: MemoryStore, user_id: str, item_ids: list[str], key: str, step: StepTrace
 ) -> dict[str, tuple[ItemAnalysis, str]]:
@@ -55,26 +61,22 @@ def load_judgements(
     source), source being "model" or "offline"."""
     if not item_ids:
         return {}
-    mem = store.memories
     started = time.perf_counter()
-    records = mem.get_many(user_id, [judgement_id(user_id, i) for i in item_ids])
+    films = _films(store, user_id)
+    held = [films[i] for i in item_ids if i in films]
     found = {
-        r.data["analysis"]["item_id"]: (
-            ItemAnalysis.model_validate(r.data["analysis"]),
-            str(r.data.get("source", "offline")),
-        )
-        for r in records
-        if r.kind == "judgement" and r.data.get("key") == key
+        j["analysis"]["item_id"]: (ItemAnalysis.model_validate(j["analysis"]), str(j["source"]))
+        for j in held
+        if j.get("key") == key
     }
-    held = len(records)
     step.memory(
         "read",
         "judgement",
         f"{len(found)} of {len(item_ids)} film(s) judged before against this profile"
-        + (f" ({held - len(found)} against an older one)" if held > len(found) else ""),
-        collection=mem.name,
-        filter=f"user_id={user_id}, ids of {len(item_ids)} candidate(s)",
-        points=held,
+        + (f" ({len(held) - len(found)} against an older one)" if len(held) > len(found) else ""),
+        collection=store.memories.name,
+        filter=f"user_id={user_id}, the user's judgements point",
+        points=1 if films else 0,
         ms=(time.perf_counter() - started) * 1000,
     )
     return found
@@ -89,32 +91,41 @@ def save_judgements(
     source: Literal["model", "offline"],
     step: StepTrace,
 ) -> None:
-    """Keeps `analyses` (each with the film's label) as this user's judgements under `key`."""
+    """Adds `analyses` (each with the film's label) to the user's judgements under `key`,
+    keeping the latest KEPT films: the point stays the same size however long the user stays."""
     if not analyses:
         return
-    mem = store.memories
-    records = [
+    started = time.perf_counter()
+    films = _films(store, user_id)
+    now = time.time()
+    for a, label in analyses:
+        films.pop(a.item_id, None)  # re-inserted last: the dict's order is the age order
+        films[a.item_id] = {
+            "analysis": a.model_dump(mode="json", exclude_defaults=True),
+            "label": label,
+            "key": key,
+            "source": source,
+            "at": now,
+        }
+    films = dict(list(films.items())[-KEPT:])
+    latest = [j["label"] for j in list(films.values())[-3:]]
+    store.memories.add(
         MemoryRecord(
-            id=judgement_id(user_id, a.item_id),
+            id=judgements_id(user_id),
             user_id=user_id,
             kind="judgement",
             session_id=session_id,
-            text=f"{label}: fit {a.fit:.2f}"
-            + (f"; for: {'; '.join(a.pros[:2])}" if a.pros else "")
-            + (f"; against: {'; '.join(a.cons[:2])}" if a.cons else ""),
+            text=f"judgements of {len(films)} film(s), latest: {', '.join(latest)}",
             situation=_EMBEDDED,
-            data={"analysis": a.model_dump(mode="json"), "key": key, "source": source},
+            data={"films": films},
         )
-        for a, label in analyses
-    ]
-    started = time.perf_counter()
-    mem.add_many(records)
+    )
     step.memory(
         "write",
         "judgement",
         f"{source} judgement(s) of {', '.join(label for _, label in analyses[:4])}",
-        collection=mem.name,
+        collection=store.memories.name,
         filter=f"user_id={user_id}",
-        points=len(records),
+        points=1,
         ms=(time.perf_counter() - started) * 1000,
     )

@@ -66,6 +66,9 @@ def welcome_back(
     parts = ["Welcome back!"]
     if taken:
         parts.append(f"Last time you went for {_titles(taken[-2:])}.")
+        also = [i for i in lasting.likes if all(i.id != t.id for t in taken)][-2:]
+        if also:
+            parts.append(f"I remember you liked {_titles(also)}.")
     elif liked:
         parts.append(f"I remember you liked {_titles(liked[-2:])}.")
     if wish:

@@ -174,7 +174,6 @@ class Recommender:
                 "turn": state.turn,
                 "turns": [turn.model_dump(mode="json")],
                 "recommended": [i.model_dump() for i in items],
-                "candidates": [],
             },
         )
         await asyncio.to_thread(self.store.memories.add, record)
@@ -518,11 +517,10 @@ def _episode_record(ctx: TurnContext, reply: Reply) -> MemoryRecord:
             "turn": ctx.turn,
             "message": ctx.message,
             "act": reply.act,
-            "request": request.model_dump(mode="json"),
+            "request": request.model_dump(mode="json", exclude_defaults=True),
             "request_text": request_summary(request),
             "query": ctx.search_query or "",
             "turns": [t.model_dump(mode="json") for t in turns],
             "recommended": [r.model_dump() for r in refs],
-            "candidates": [c.item.model_dump() for c in ctx.candidates],
         },
     )

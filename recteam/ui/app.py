@@ -216,6 +216,21 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             memory.no_file(),
         )
 
+    async def welcome(typed: str, tab: TabSession | None, request: gr.Request) -> tuple[Any, ...]:
+        """A name the team remembers, entered in a fresh tab: the welcome-back greeting."""
+        tab = tab or TabSession()
+        user = who(typed, request, default="")
+        if not user or tab.events:
+            return gr.skip(), tab
+        try:
+            events = await rec.greet(user, tab.session_id)
+        except RecteamError:
+            return gr.skip(), tab
+        if not events:
+            return gr.skip(), tab
+        tab.events += events
+        return render_chat(tab.events), tab
+
     def profile_of(user: str, tab: TabSession | None) -> str:
         state = rec.dialogue_state(user, tab.session_id) if tab else None
         return profile_markdown(rec.profile(user), state)
@@ -405,7 +420,13 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             name = who(None, request, default=f"guest-{uuid.uuid4().hex[:6]}")
             return name, profile_markdown(rec.profile(name)), *memory.view(name)
 
-        demo.load(on_load, outputs=[user, profile, *memory_outputs])
+        # A known name (typed, or the login) is greeted when the tab opens or the name is entered.
+        greet_io: dict[str, Any] = {"inputs": [user, tab_state], "outputs": [chat, tab_state]}
+        demo.load(on_load, outputs=[user, profile, *memory_outputs]).then(
+            welcome, **greet_io, api_visibility="private"
+        )
+        user.submit(welcome, **greet_io, api_visibility="private")
+        user.blur(welcome, **greet_io, api_visibility="private")
 
         # A plain API for scripts (gradio_client): one feedback call without the picks panel,
         # and the caller's memory as the panel shows it.

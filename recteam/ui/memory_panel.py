@@ -70,15 +70,18 @@ class MemoryPanel:
         return gr.update(value=None, visible=False)
 
     def view(self, user: str) -> tuple[Any, ...]:
-        records = self.memories.all(user) if user else []
-        shown, now = records[:MEMORY_SHOWN], time.time()
+        # The newest entries and a count: two bounded engine calls, however much is stored
+        # (the export reads everything, once, when asked).
+        shown = self.memories.list(user, limit=MEMORY_SHOWN) if user else []
+        total = self.memories.count(user) if shown else 0
+        now = time.time()
         rows = memory_rows(shown, now)
         menu = gr.update(choices=[(entry_label(r, now), r.id) for r in shown], value=None)
-        if not records:
+        if not shown:
             note = "_Nothing yet: what you say, like and turn down will show here._"
         else:
-            more = f" (the newest {len(shown)} shown)" if len(records) > len(shown) else ""
-            note = f"{len(records)} entries about **{user}**{more}, newest first."
+            more = f" (the newest {len(shown)} shown)" if total > len(shown) else ""
+            note = f"{total} entries about **{user}**{more}, newest first."
         return rows, menu, [(r.id, row) for r, row in zip(shown, rows, strict=True)], note
 
     def wire(
