@@ -63,3 +63,15 @@ def test_cache_survives_a_restart(embedder, tmp_path: Path) -> None:
 def test_a_folder_without_a_model_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="embedding.model"):
         load_local_embedder(EmbeddingSettings(model=str(tmp_path)))
+
+
+def test_a_text_embedded_as_a_query_is_not_embedded_again_when_stored(
+    embedder, tmp_path: Path
+) -> None:
+    counting = CountingEmbedder(embedder)
+    cached = CachedEmbedder(counting, tmp_path / "cache.sqlite")
+    q = cached.embed_query("a smart heist movie (wants: smart)")
+    stored = cached.embed(["a smart heist movie (wants: smart)", "something else"])
+    cached.close()
+    assert counting.calls == 2  # the query once, "something else" once
+    np.testing.assert_allclose(stored[0], q)

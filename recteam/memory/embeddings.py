@@ -155,6 +155,9 @@ class CachedEmbedder:
         keys = [text_key(self.name, t) for t in texts]
         with self._lock:
             found = self._lookup(keys)
+            # A text embedded as a query this turn (a situation the manager recalled by) is
+            # stored with the turn's episode: the vector is taken, not computed again.
+            found.update({k: self._lru[k] for k in keys if k not in found and k in self._lru})
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         todo: list[int] = []
         for i, key in enumerate(keys):

@@ -511,7 +511,8 @@ def _episode_record(ctx: TurnContext, reply: Reply) -> MemoryRecord:
         user_id=ctx.user_id,
         kind="episode",
         session_id=ctx.session_id,
-        text=f"user: {ctx.message}\nassistant: {reply.text}"[:2000],
+        # what a person sees in the memory panel; the whole reply is in data["turns"]
+        text=f"user: {ctx.message}\nassistant: {reply.text}"[:800],
         situation=situation,
         data={
             "turn": ctx.turn,
