@@ -147,3 +147,27 @@ async def test_opening_the_chat_greets_a_known_name_once(rec: Recommender) -> No
     assert await rec.greet("lou", "s2") == []
     first = finished(await turn(rec, "lou", "hi", "s2"))
     assert "Welcome back" not in first.reply
+
+
+async def test_each_roles_memory_reads_and_writes_are_traced_with_where_and_cost(
+    rec: Recommender,
+) -> None:
+    events = await turn(rec, "ida", "I loved Heat (1995), something like it", "s1")
+    assert finished(events).act == "RECOMMEND"
+    seen = {(m.agent, m.op, m.kind) for m in of(events, MemoryAccess)}
+    assert {
+        ("user_analyst", "read", "preference"),
+        ("user_analyst", "read", "dialogue"),
+        ("user_analyst", "read", "episode"),
+        ("user_analyst", "write", "preference"),
+        ("user_analyst", "write", "feedback"),
+        ("manager", "read", "reflection"),
+        ("manager", "read", "plan"),
+        ("manager", "read", "episode"),
+        ("searcher", "read", "feedback"),
+        ("item_analyst", "read", "judgement"),
+        ("item_analyst", "write", "judgement"),
+    } <= seen
+    for m in of(events, MemoryAccess):
+        if m.kind != "items":  # catalog facts read by id
+            assert m.collection and m.filter and m.points is not None and m.ms is not None, m
