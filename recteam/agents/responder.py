@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 from autogen_core.models import ChatCompletionClient
@@ -30,7 +29,7 @@ from recteam.agents.messages import (
 from recteam.agents.recall import wish_phrase
 from recteam.agents.reply_check import escape_html, foreign_titles
 from recteam.agents.tracer import StepTrace
-from recteam.agents.welcome import Welcome, welcome_back
+from recteam.agents.welcome import Welcome, traced_welcome
 
 __all__ = ["RESPONDER"]
 
@@ -229,20 +228,10 @@ async def _welcome(ctx: TurnContext, step: StepTrace) -> Welcome | None:
     """A returning user's greeting, on the first turn of a session only."""
     if not ctx.settings.welcome_back or ctx.dialogue or ctx.state_before.turn:
         return None
-    mem = ctx.store.memories
     lasting = ctx.lasting_before or PreferenceProfile(user_id=ctx.user_id)
-    started = time.perf_counter()
-    welcome = await asyncio.to_thread(welcome_back, mem, ctx.user_id, ctx.session_id, lasting)
-    step.memory(
-        "read",
-        "episode",
-        welcome.line if welcome else "no earlier session: a new user",
-        collection=mem.name,
-        filter=f"user_id={ctx.user_id}, kind=episode|dialogue, other sessions",
-        points=1 if welcome else 0,
-        ms=(time.perf_counter() - started) * 1000,
+    return await asyncio.to_thread(
+        traced_welcome, ctx.store.memories, ctx.user_id, ctx.session_id, lasting, step
     )
-    return welcome
 
 
 def _remembered(ctx: TurnContext, items: list[RecommendedItem]) -> str:

@@ -8,14 +8,16 @@ from there. Nothing is said to a user the team has never met, or when `team.welc
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from recteam.agents.dialogue_state import DialogueState, state_record_id
 from recteam.agents.messages import ItemRef, PreferenceProfile
 from recteam.agents.recall import wish_phrase
+from recteam.agents.tracer import StepTrace
 from recteam.memory.user_memory import UserMemory
 
-__all__ = ["Welcome", "welcome_back"]
+__all__ = ["Welcome", "traced_welcome", "welcome_back"]
 
 SESSIONS_LOOKED_AT = 3
 
@@ -78,3 +80,25 @@ def welcome_back(
     else:
         offer = "Shall I pick up from there, or is it something different today?"
     return Welcome(" ".join(parts), offer)
+
+
+def traced_welcome(
+    memories: UserMemory,
+    user_id: str,
+    session_id: str,
+    lasting: PreferenceProfile,
+    step: StepTrace,
+) -> Welcome | None:
+    """welcome_back, with its memory read in `step`'s trace."""
+    started = time.perf_counter()
+    welcome = welcome_back(memories, user_id, session_id, lasting)
+    step.memory(
+        "read",
+        "episode",
+        welcome.line if welcome else "no earlier session: a new user",
+        collection=memories.name,
+        filter=f"user_id={user_id}, kind=episode|dialogue, other sessions",
+        points=1 if welcome else 0,
+        ms=(time.perf_counter() - started) * 1000,
+    )
+    return welcome

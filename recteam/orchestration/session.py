@@ -39,7 +39,7 @@ from recteam.agents.state_update import advance, lasting_profile
 from recteam.agents.trace import TraceEvent, TurnFinished, TurnStarted
 from recteam.agents.tracer import TurnTracer, current_step
 from recteam.agents.user_analyst import profile_record_id, save_profile
-from recteam.agents.welcome import welcome_back
+from recteam.agents.welcome import traced_welcome
 from recteam.errors import InputError, RecteamError
 from recteam.memory.colike import shipped_table
 from recteam.memory.cooccurrence import CoMentionTable
@@ -194,17 +194,9 @@ class Recommender:
         tracer = TurnTracer(session_id, 1, events.append)
         step = tracer.step("responder", "welcoming a returning user", OFFLINE)
         lasting = await asyncio.to_thread(self.profile, user_id)
-        mem = self.store.memories
         started = time.perf_counter()
-        welcome = await asyncio.to_thread(welcome_back, mem, user_id, session_id, lasting)
-        step.memory(
-            "read",
-            "episode",
-            welcome.line if welcome else "no earlier session: a new user",
-            collection=mem.name,
-            filter=f"user_id={user_id}, kind=episode|dialogue, other sessions",
-            points=1 if welcome else 0,
-            ms=(time.perf_counter() - started) * 1000,
+        welcome = await asyncio.to_thread(
+            traced_welcome, self.store.memories, user_id, session_id, lasting, step
         )
         step.finish()
         if welcome is None:
