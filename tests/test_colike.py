@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -155,6 +156,13 @@ async def test_with_the_setting_off_nothing_is_written_or_read(films_store: Memo
     bob = await turn(off, BOB, "I loved Casablanca. Can you recommend something?", "b1")
     assert not _colike_access(bob)
     assert _signals(bob).get(JOHN_WICK, {}).get("comention", 0.0) == 0.0
+
+
+def test_concurrent_likes_lose_no_count(store: MemoryStore) -> None:
+    # Each writer reads the shared row "a", adds its film, writes it back: one lock per store.
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: colike_store(store).add([f"x{n}"], ["a"]), range(16)))
+    assert _row(store, "a") == (0, {f"x{n}": 1 for n in range(16)})
 
 
 async def test_co_likes_survive_a_restart(tmp_path: Path, embedder) -> None:

@@ -1,7 +1,8 @@
 """What users liked together: item-to-item co-like counts, aggregated across users.
 
 When a user likes a film (in a message or with 👍), the pair count between it and each film that
-user liked before goes up by one in `{prefix}-colikes`: one point per film (its catalog point id)
+user liked before (the MAX_EARLIER most recent they do not now dislike) goes up by one in
+`{prefix}-colikes`: one point per film (its catalog point id)
 with payload {"item", "likes": users who liked it, "partners": [ids], "counts": [n]}. No user id,
 session or text is stored, so nothing read from it names a person; a pair's count is how many
 people liked both. Each user adds a pair at most once: a film counts as newly liked only if none
@@ -87,11 +88,17 @@ class CoLikeWrite:
 
 
 class CoLikeStore:
-    def __init__(self, backend: VectorBackend, prefix: str) -> None:
+    def __init__(
+        self,
+        backend: VectorBackend,
+        prefix: str,
+        lock: threading.Lock | None = None,
+        create: bool = True,
+    ) -> None:
         self.backend = backend
         self.name = f"{prefix}-colikes"
-        self._lock = threading.Lock()
-        if self.name not in backend.list_collections():
+        self._lock = lock or threading.Lock()
+        if create and self.name not in backend.list_collections():
             # The embedded engine wants a vector slot; no point ever fills it.
             backend.create_collection(self.name, CollectionSpec(dense={}, sparse=("unused",)))
 
@@ -147,19 +154,21 @@ class CoLikeStore:
         return self.backend.count(self.name)
 
 
-_STORES: weakref.WeakKeyDictionary[VectorBackend, CoLikeStore] = weakref.WeakKeyDictionary()
-_STORES_LOCK = threading.Lock()
+# One write lock per open backend (held weakly: a closed store's goes with it), so that every
+# writer of the process takes the same one.
+_LOCKS: weakref.WeakKeyDictionary[VectorBackend, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS_LOCK = threading.Lock()
 
 
 def colike_store(store: MemoryStore) -> CoLikeStore:
-    """The co-like collection beside `store`'s memories (one object per backend, so that its
-    lock serialises every writer of the process)."""
-    with _STORES_LOCK:
-        found = _STORES.get(store.backend)
-        if found is None:
-            prefix = store.memories.name.removesuffix("-memories")
-            found = _STORES[store.backend] = CoLikeStore(store.backend, prefix)
-        return found
+    """The co-like collection beside `store`'s memories (created on the backend's first use)."""
+    prefix = store.memories.name.removesuffix("-memories")
+    with _LOCKS_LOCK:  # held while the first use creates the collection
+        lock = _LOCKS.get(store.backend)
+        if lock is not None:
+            return CoLikeStore(store.backend, prefix, lock, create=False)
+        lock = _LOCKS[store.backend] = threading.Lock()
+        return CoLikeStore(store.backend, prefix, lock)
 
 
 def fused(static: CoMentionTable | None, live: CoMentionTable) -> CoMentionTable:
