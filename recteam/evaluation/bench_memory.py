@@ -45,7 +45,13 @@ from recteam.orchestration.llm_settings import LLMSettings
 from recteam.orchestration.session import Recommender
 
 MEASURED = "bench-user"
-KINDS = (("episode", 0.6), ("feedback", 0.2), ("reflection", 0.08), ("plan", 0.07), ("dialogue", 0.05))
+KINDS = (
+    ("episode", 0.6),
+    ("feedback", 0.2),
+    ("reflection", 0.08),
+    ("plan", 0.07),
+    ("dialogue", 0.05),
+)
 SITUATIONS = [
     "a smart heist movie, nothing violent (wants: smart; avoids: violent; about: heist)",
     "something scary from the 80s (genres: horror; years 1980-1989)",
@@ -127,7 +133,9 @@ async def compare_turns(store: MemoryStore, turns: int) -> None:
     off = Recommender(
         store,
         LLMSettings(),
-        TeamSettings(colike=False, lessons=0, recall_plans=0, recall_episodes=0, welcome_back=False),
+        TeamSettings(
+            colike=False, lessons=0, recall_plans=0, recall_episodes=0, welcome_back=False
+        ),
     )
     with_recall, without, reads = [], [], []
     n = 0
