@@ -32,13 +32,12 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import cast
 
 from recteam.memory.backend import CollectionSpec, PointData, VectorBackend
 from recteam.memory.cooccurrence import CoMentionTable
 from recteam.memory.items import point_id
 from recteam.memory.store import MemoryStore
-from recteam.memory.user_memory import MemoryRecord, UserMemory
+from recteam.memory.user_memory import UserMemory
 
 __all__ = [
     "LIKED_BOTH",
@@ -179,8 +178,7 @@ def fused(static: CoMentionTable | None, live: CoMentionTable) -> CoMentionTable
 def liked_before(memories: UserMemory, user_id: str) -> list[str]:
     """The films this user's own feedback points hold as liked, most recent first: the ledger
     that keeps a restated like from counting twice."""
-    # cast: UserMemory.all's annotation `list[...]` resolves to its method `list` in mypy
-    records = cast("list[MemoryRecord]", memories.all(user_id, ("feedback",)))
+    records = memories.all(user_id, ("feedback",))
     liked = [
         str(r.data["item"]["id"])
         for r in records
