@@ -45,8 +45,9 @@ def test_first_search_prepares_the_catalog_then_prints_json(tmp_path: Path) -> N
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
-    assert "First start: preparing the catalog" in done.stdout
-    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    # the first start's notice and progress go to stderr: stdout holds JSON only
+    assert "First start: preparing the catalog" in done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(rows) == 3
     assert all(set(r) == {"id", "title", "year", "genres", "score"} for r in rows)
     assert all(
@@ -145,13 +146,13 @@ def test_a_changed_catalog_file_updates_the_store_once(tmp_path: Path) -> None:
     env = {"RECTEAM_CATALOG__PATH": str(films)}
     first = recteam("search", "Zzyzx", "--json", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
-    assert "First start" in first.stdout
+    assert "First start" in first.stderr
     # a new version of the file (as a new recteam ships a new catalog): one update, then none
     with open(films, "a", encoding="utf-8") as fh:
         fh.write(json.dumps({"title": "Zzyzx Road", "year": 2006, "genres": ["Thriller"]}) + "\n")
     second = recteam("search", "Zzyzx Road", "--json", cwd=tmp_path, env=env)
     assert second.returncode == 0, second.stderr
-    assert "changed since this store was prepared" in second.stdout
+    assert "changed since this store was prepared" in second.stderr
     assert "Zzyzx Road" in second.stdout
     third = recteam("search", "Zzyzx Road", "--json", cwd=tmp_path, env=env)
-    assert "changed since" not in third.stdout and "First start" not in third.stdout
+    assert "changed since" not in third.stderr and "First start" not in third.stderr

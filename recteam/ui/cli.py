@@ -73,12 +73,12 @@ def close_store() -> None:
         state.store = None
 
 
-def _print_report(report: IngestReport, show: int = 20) -> None:
+def _print_report(report: IngestReport, show: int = 20, out: Console = console) -> None:
     for problem in report.problems[:show]:
         err_console.print(f"[yellow]skipped[/] {problem}", highlight=False)
     if len(report.problems) > show:
         err_console.print(f"[yellow]... and {len(report.problems) - show} more skipped rows[/]")
-    console.print(
+    out.print(
         f"Ingested {report.items:,} items ({report.new_items:,} new, {report.updated_items:,} updated) "
         f"from {len(report.files)} file(s) in {report.seconds:.1f} s "
         f"({report.items_per_second:,.0f} items/s); skipped {len(report.problems):,} bad rows"
@@ -89,8 +89,8 @@ def _print_report(report: IngestReport, show: int = 20) -> None:
     )
 
 
-def _ingest(store: MemoryStore, path: Path, replace: bool) -> IngestReport:
-    with progress_bar(console, f"Ingesting {path.name}") as (start, advance):
+def _ingest(store: MemoryStore, path: Path, replace: bool, out: Console = console) -> IngestReport:
+    with progress_bar(out, f"Ingesting {path.name}") as (start, advance):
         return ingest_path(store, path, replace=replace, on_start=start, progress=advance)
 
 
@@ -105,13 +105,14 @@ def ensure_catalog(store: MemoryStore) -> None:
     if store.catalog.count():
         if not catalog_changed(path, settings.memory.path):
             return
-        console.print(
+        err_console.print(
             f"The catalog file {path} changed since this store was prepared: updating the store "
             "(this happens once per change)."
         )
     else:
-        console.print(f"First start: preparing the catalog from {path} (this happens once).")
-    _print_report(_ingest(store, path, replace=False), show=5)
+        err_console.print(f"First start: preparing the catalog from {path} (this happens once).")
+    # Housekeeping before a command's own output: on stderr, so `ask --json` prints JSON only.
+    _print_report(_ingest(store, path, replace=False, out=err_console), show=5, out=err_console)
     record_catalog(path, settings.memory.path)
 
 
