@@ -2,40 +2,44 @@
 
 When a user likes a film (in a message or with 👍), the pair count between it and each film that
 user liked before (the MAX_EARLIER most recent they do not now dislike) goes up by one in
-`{prefix}-colikes`: one point per film (its catalog point id)
-with payload {"item", "likes": users who liked it, "partners": [ids], "counts": [n]}. No user id,
-session or text is stored, so nothing read from it names a person; a pair's count is how many
-people liked both. Each user adds a pair at most once: a film counts as newly liked only if none
-of the user's own feedback points already holds a like of it (restating a like, or 👍 on a film
-the user already liked, adds nothing).
+`{prefix}-colikes`, which holds two kinds of point: one per film, {"item", "likes": how many
+people liked it}, and one per pair of films, {"films": [a, b], "n": how many people liked both}.
+No user id, session or text is stored, so nothing read from it names a person. Each user adds a
+pair at most once: a film counts as newly liked only if none of the user's own feedback points
+already holds a like of it (restating a like, or 👍 on a film the user already liked, adds
+nothing).
 
-The searcher reads the rows of the films named in the conversation and fuses them with the
-shipped cold-start table (data/redial_comentions.json.gz, films ReDial dialogues named
-together): `fused` adds each co-like as LIKED_BOTH, on the scale where a dialogue whose seeker
-liked both films counts 2 (scripts/build_colike_table.py). team.colike = false turns collection
-and use off; the evaluations and benchmarks that create synthetic users turn it off.
+A point per pair, not a row of partners per film: a like then writes one small point per pair
+(about 100 bytes each) instead of rewriting the partner lists of every film it pairs with, which
+the embedded engine's append-only payload storage kept as garbage (600 MB after 20,000 likes of
+1,000 synthetic users, against a few MB this way).
 
-A row keeps its MAX_PARTNERS strongest partners. Writes are read-modify-write under a lock per
-store, which serialises them within a process (one embedded store has one process); several
-processes writing to one Qdrant server may lose an increment when two users like the same film
-at the same instant (Qdrant has no atomic increment).
+The searcher reads the films named in the conversation (their points by id, and their MAX_READ
+strongest pairs by a keyword filter) and fuses them with the shipped cold-start table
+(data/redial_comentions.json.gz, films ReDial dialogues named together): `fused` adds each
+co-like as LIKED_BOTH, on the scale where a dialogue whose seeker liked both films counts 2
+(scripts/build_colike_table.py). team.colike = false turns collection and use off; the
+evaluations and benchmarks that create synthetic users turn it off.
+
+Writes are read-modify-write under a lock per store, which serialises them within a process (one
+embedded store has one process); several processes writing to one Qdrant server may lose an
+increment when two users like the same film at the same instant (Qdrant has no atomic increment).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 import weakref
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from recteam.memory.backend import CollectionSpec, PointData, VectorBackend
+from recteam.memory.backend import CollectionSpec, Match, PointData, VectorBackend, Where
 from recteam.memory.cooccurrence import CoMentionTable
-from recteam.memory.items import point_id
 from recteam.memory.store import MemoryStore
 from recteam.memory.user_memory import UserMemory
 
@@ -52,9 +56,14 @@ __all__ = [
 ]
 
 LIKED_BOTH = 2  # a co-like on the shipped table's scale (a dialogue whose seeker liked both)
-MAX_PARTNERS = 500  # partners a film's row keeps, strongest first
+MAX_READ = 500  # pairs one search reads, strongest first (it uses at most 150 partners)
 MAX_EARLIER = 50  # a new like is paired with the user's most recent earlier likes
 SHIPPED = "redial_comentions.json.gz"
+_NS = uuid.UUID("3f6b1d0e-9c2a-4e57-b8d4-71a0c5e92f16")
+# The embedded engine wants a vector slot; no point ever fills it.
+SPEC = CollectionSpec(
+    dense={}, sparse=("unused",), keyword_fields=("films",), integer_fields=("n",)
+)
 
 
 @cache
@@ -98,23 +107,32 @@ class CoLikeStore:
         self.name = f"{prefix}-colikes"
         self._lock = lock or threading.Lock()
         if create and self.name not in backend.list_collections():
-            # The embedded engine wants a vector slot; no point ever fills it.
-            backend.create_collection(self.name, CollectionSpec(dense={}, sparse=("unused",)))
+            backend.create_collection(self.name, SPEC)
 
     def read(self, item_ids: Iterable[str]) -> tuple[CoMentionTable, CoLikeRead]:
-        """The rows of `item_ids` (those anyone liked with another film) as a table."""
+        """The rows of `item_ids` as a table: each film's likes, and its MAX_READ strongest
+        pairs (over all of `item_ids`)."""
         started = time.perf_counter()
         ids = list(dict.fromkeys(item_ids))
-        points = self.backend.retrieve(self.name, [point_id(i) for i in ids])
         table = CoMentionTable()
-        for p in points:
-            item = str(p.payload["item"])
-            table.mentions[item] = int(p.payload.get("likes", 0))
-            table.pairs[item] = Counter(
-                dict(zip(p.payload.get("partners", []), p.payload.get("counts", []), strict=True))
-            )
+        if not ids:
+            return table, CoLikeRead(self.name, 0, 0, 0.0)
+        films = self.backend.retrieve(self.name, [_film_id(i) for i in ids])
+        for p in films:
+            table.mentions[str(p.payload["item"])] = int(p.payload["likes"])
+        wanted = set(ids)
+        pairs = self.backend.filter_only(
+            self.name, Where(must=(Match("films", tuple(ids)),)), MAX_READ, order_by="n"
+        )
+        for h in pairs:
+            a, b = (str(x) for x in h.payload["films"])
+            n = int(h.payload["n"])
+            if a in wanted:
+                table.pairs[a][b] = n
+            if b in wanted:
+                table.pairs[b][a] = n
         ms = (time.perf_counter() - started) * 1000
-        return table, CoLikeRead(self.name, len(ids), len(points), ms)
+        return table, CoLikeRead(self.name, len(ids), len(films) + len(pairs), ms)
 
     def add(self, new: Sequence[str], earlier: Sequence[str]) -> int:
         """Counts one user's newly liked films `new`: each once as liked, each pair of them, and
@@ -124,33 +142,42 @@ class CoLikeStore:
         earlier = [i for i in dict.fromkeys(earlier) if i not in new]
         if not new:
             return 0
+        pairs = {_pair(a, b) for n, a in enumerate(new) for b in [*earlier, *new[:n]]}
+        ids = [*(_film_id(a) for a in new), *(_pair_id(*ab) for ab in sorted(pairs))]
         with self._lock:
-            table, _ = self.read([*new, *earlier])
-            touched: set[str] = set(new)
-            for n, a in enumerate(new):
-                table.mentions[a] += 1
-                for b in [*earlier, *new[:n]]:
-                    table.pairs[a][b] += 1
-                    table.pairs[b][a] += 1
-                    touched.add(b)
-            self.backend.upsert(self.name, [self._point(i, table) for i in sorted(touched)])
-        return len(touched)
-
-    def _point(self, item: str, table: CoMentionTable) -> PointData:
-        strongest = sorted(table.pairs[item].items(), key=lambda kv: (-kv[1], kv[0]))
-        strongest = strongest[:MAX_PARTNERS]
-        return PointData(
-            id=point_id(item),
-            payload={
-                "item": item,
-                "likes": table.mentions[item],
-                "partners": [k for k, _ in strongest],
-                "counts": [n for _, n in strongest],
-            },
-        )
+            stored = {p.id: p.payload for p in self.backend.retrieve(self.name, ids)}
+            points = [
+                PointData(
+                    _film_id(a),
+                    {"item": a, "likes": int(stored.get(_film_id(a), {}).get("likes", 0)) + 1},
+                )
+                for a in new
+            ]
+            points += [
+                PointData(
+                    _pair_id(a, b),
+                    {"films": [a, b], "n": int(stored.get(_pair_id(a, b), {}).get("n", 0)) + 1},
+                )
+                for a, b in sorted(pairs)
+            ]
+            self.backend.upsert(self.name, points)
+        return len(points)
 
     def count(self) -> int:
         return self.backend.count(self.name)
+
+
+def _pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a < b else (b, a)
+
+
+def _film_id(item: str) -> str:
+    return str(uuid.uuid5(_NS, f"film\x00{item}"))
+
+
+def _pair_id(a: str, b: str) -> str:
+    a, b = _pair(a, b)
+    return str(uuid.uuid5(_NS, f"pair\x00{a}\x00{b}"))
 
 
 # One write lock per open backend (held weakly: a closed store's goes with it), so that every
