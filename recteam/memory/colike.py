@@ -10,9 +10,9 @@ already holds a like of it (restating a like, or 👍 on a film the user already
 nothing).
 
 A point per pair, not a row of partners per film: a like then writes one small point per pair
-(about 100 bytes each) instead of rewriting the partner lists of every film it pairs with, which
-the embedded engine's append-only payload storage kept as garbage (600 MB after 20,000 likes of
-1,000 synthetic users, against a few MB this way).
+(about 100 bytes) instead of rewriting the partner list of every film it pairs with, which the
+embedded engine's append-only payload storage kept as garbage. 1,000 synthetic users liking 20
+films each (141,000 pairs): 78 MB and 0.47 ms a write this way, 599 MB and 7.8 ms with lists.
 
 The searcher reads the films named in the conversation (their points by id, and their MAX_READ
 strongest pairs by a keyword filter) and fuses them with the shipped cold-start table
