@@ -38,7 +38,7 @@ ALICE_SAYS = "I loved Casablanca and John Wick but I hated Jaws. My cat Zorblax 
 def _rec(store: MemoryStore, colike: bool = True) -> Recommender:
     # No shipped table: every co-mention signal in these tests comes from users' likes. A bus as
     # large as the fixture catalog, so a film's signals are seen wherever it ranks.
-    team = TeamSettings(colike=colike, candidates=60)
+    team = TeamSettings(colike=colike, candidates=60, colike_min_people=1)
     return Recommender(store, LLMSettings(), team, comentions=CoMentionTable())
 
 
@@ -213,3 +213,17 @@ def test_the_redial_evaluation_never_uses_the_shipped_table_or_live_co_likes(
         assert rec.comentions is not None and set(rec.comentions.mentions) <= {
             str(n) for n in range(101, 112)
         }  # the fold's own table, keyed by ReDial movie ids
+
+
+async def test_a_pair_one_person_liked_is_not_used_and_forgetting_takes_likes_back(
+    films_store: MemoryStore,
+) -> None:
+    careful = Recommender(
+        films_store, LLMSettings(), TeamSettings(candidates=60), comentions=CoMentionTable()
+    )
+    await turn(careful, ALICE, ALICE_SAYS)
+    assert _row(films_store, "casablanca|1942")[1] == {"john wick|2014": 1}
+    table, _ = colike_store(films_store).read(["casablanca|1942"], min_people=3)
+    assert not table.pairs.get("casablanca|1942")  # one person's pair stays unread
+    careful.forget(ALICE)
+    assert _row(films_store, "casablanca|1942") == (0, {})  # like and pair taken back

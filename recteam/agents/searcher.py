@@ -228,7 +228,7 @@ def _pool(
     comention: dict[str, float] = {}
     table = ctx.comentions
     if ctx.settings.colike and seeds:  # what users liked together, beside the shipped table
-        live, read = colike_store(ctx.store).read(seeds)
+        live, read = colike_store(ctx.store).read(seeds, ctx.settings.colike_min_people)
         step.memory(
             "read",
             "colike",

@@ -68,3 +68,8 @@ class TeamSettings(BaseModel):
         default=True,
         description="Likes across users become film-to-film co-like counts (aggregates, no user ids) that the searcher uses; false: neither collected nor used.",
     )
+    colike_min_people: int = Field(
+        default=3,
+        ge=1,
+        description="A co-like pair is used only when at least this many people liked both films, so no pair tells one user what another likes.",
+    )

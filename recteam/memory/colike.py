@@ -49,6 +49,7 @@ __all__ = [
     "CoLikeStore",
     "CoLikeWrite",
     "colike_store",
+    "forget_likes",
     "fused",
     "liked_before",
     "record_likes",
@@ -109,9 +110,12 @@ class CoLikeStore:
         if create and self.name not in backend.list_collections():
             backend.create_collection(self.name, SPEC)
 
-    def read(self, item_ids: Iterable[str]) -> tuple[CoMentionTable, CoLikeRead]:
+    def read(
+        self, item_ids: Iterable[str], min_people: int = 1
+    ) -> tuple[CoMentionTable, CoLikeRead]:
         """The rows of `item_ids` as a table: each film's likes, and its MAX_READ strongest
-        pairs (over all of `item_ids`)."""
+        pairs (over all of `item_ids`) that at least `min_people` people liked: a pair only one
+        person liked would tell another user what that person likes."""
         started = time.perf_counter()
         ids = list(dict.fromkeys(item_ids))
         table = CoMentionTable()
@@ -124,6 +128,7 @@ class CoLikeStore:
         pairs = self.backend.filter_only(
             self.name, Where(must=(Match("films", tuple(ids)),)), MAX_READ, order_by="n"
         )
+        pairs = [h for h in pairs if int(h.payload["n"]) >= min_people]
         for h in pairs:
             a, b = (str(x) for x in h.payload["films"])
             n = int(h.payload["n"])
@@ -159,6 +164,28 @@ class CoLikeStore:
                     {"films": [a, b], "n": int(stored.get(_pair_id(a, b), {}).get("n", 0)) + 1},
                 )
                 for a, b in sorted(pairs)
+            ]
+            self.backend.upsert(self.name, points)
+        return len(points)
+
+    def remove(self, liked: Sequence[str]) -> int:
+        """Takes back one user's likes (oldest first, as the ledger holds them): each film's
+        like, and each pair the likes made (each with its MAX_EARLIER predecessors, as `add`
+        paired them). Counts never go below zero. Returns how many points changed."""
+        liked = list(dict.fromkeys(liked))
+        pairs = {
+            _pair(a, b) for n, a in enumerate(liked) for b in liked[max(0, n - MAX_EARLIER) : n]
+        }
+        ids = [*(_film_id(a) for a in liked), *(_pair_id(*ab) for ab in sorted(pairs))]
+        if not ids:
+            return 0
+        with self._lock:
+            stored = {p.id: p.payload for p in self.backend.retrieve(self.name, ids)}
+            points = [
+                PointData(pid, {**payload, "likes": max(0, int(payload["likes"]) - 1)})
+                if "likes" in payload
+                else PointData(pid, {**payload, "n": max(0, int(payload["n"]) - 1)})
+                for pid, payload in stored.items()
             ]
             self.backend.upsert(self.name, points)
         return len(points)
@@ -231,3 +258,10 @@ def record_likes(
     points = colikes.add(new, earlier) if new else 0
     ms = (time.perf_counter() - started) * 1000
     return CoLikeWrite(colikes.name, len(new), len(earlier) if new else 0, points, ms)
+
+
+def forget_likes(store: MemoryStore, user_id: str) -> int:
+    """Before a user is forgotten: their likes leave the aggregate too (as far as their own
+    feedback points tell which pairs they made). Returns how many points changed."""
+    colikes = colike_store(store)
+    return colikes.remove(list(reversed(liked_before(store.memories, user_id))))

@@ -41,7 +41,7 @@ from recteam.agents.tracer import TurnTracer, current_step
 from recteam.agents.user_analyst import profile_record_id, save_profile
 from recteam.agents.welcome import traced_welcome
 from recteam.errors import InputError, RecteamError
-from recteam.memory.colike import shipped_table
+from recteam.memory.colike import forget_likes, shipped_table
 from recteam.memory.cooccurrence import CoMentionTable
 from recteam.memory.store import MemoryStore
 from recteam.memory.user_memory import MemoryRecord
@@ -225,6 +225,8 @@ class Recommender:
         )
 
     def forget(self, user_id: str) -> int:
+        """Deletes everything remembered of the user; their likes leave the co-like counts."""
+        forget_likes(self.store, user_id)
         return self.store.memories.delete_user(user_id)
 
     # a turn --------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import click
 import typer
 from rich.table import Table
 
+from recteam.memory.colike import forget_likes
 from recteam.memory.user_memory import MEMORY_KINDS, MemoryRecord
 from recteam.ui.cli import app, console, err_console, get_settings, get_store
 from recteam.ui.memory_view import export_document, memory_rows, record_json
@@ -197,6 +198,7 @@ def _delete_everything(user: str, yes: bool) -> None:
             sure = False
         if not sure:
             raise _fail("nothing was deleted (add --yes to delete without being asked)")
+    forget_likes(store, user)  # their likes leave the co-like counts too
     n = store.memories.delete_user(user)
     removed = _files().forget(user)
     console.print(
