@@ -505,8 +505,9 @@ def _episode_record(ctx: TurnContext, reply: Reply) -> MemoryRecord:
         user_id=ctx.user_id,
         kind="episode",
         session_id=ctx.session_id,
-        # what a person sees in the memory panel; the whole reply is in data["turns"]
-        text=f"user: {ctx.message}\nassistant: {reply.text}"[:800],
+        # what a person sees in the memory panel: the exchange in short (the whole reply is in
+        # data["turns"], which rebuild the dialogue)
+        text=f"user: {ctx.message[:300]}\nassistant: {reply.text.splitlines()[0][:200] if reply.text else ''}",
         situation=situation,
         data={
             "turn": ctx.turn,
