@@ -279,3 +279,16 @@ def test_trace_text_quoting_a_model_or_the_catalog_renders_no_html() -> None:
     rendered = " ".join(str(m.content) for m in render_chat(events))
     assert "<img" not in rendered and "&lt;img" in rendered
     assert "the offline policy answered alone" in rendered
+
+
+def test_no_text_anyone_wrote_makes_the_browser_fetch_an_image() -> None:
+    attack = '<img src="http://evil.example/a.png"> look ![pixel](http://evil.example/b.png)'
+    events = [
+        TurnStarted(**S, seq=0, ts=0, user_id="u", message=attack),
+        TurnFinished(**S, seq=1, ts=0, act="CHAT", reply=f"You said: {attack}", duration_ms=1),
+    ]
+    chat = render_chat(events)
+    text = " ".join(str(m.content) for m in chat)
+    assert "<img" not in text and "![" not in text
+    assert "[pixel](http://evil.example/b.png)" in text  # a link to click, not an image to load
+    assert "&lt;img" in text  # shown as text

@@ -115,9 +115,10 @@ class _Step:
 
 
 def _safe(text: str) -> str:
-    """Trace text (thoughts, notices, memory summaries) can quote the user, the catalog or a
-    model: markdown stays, HTML does not render ('<img src=...>' fetches nothing)."""
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    """Text a person, the catalog or a model wrote (the user's message, the reply, thoughts,
+    notices): markdown stays, HTML does not render, and a markdown image becomes a link, so
+    neither '<img src=...>' nor '![x](http://...)' makes the browser fetch anything."""
+    return text.replace("<", "&lt;").replace(">", "&gt;").replace("![", "[")
 
 
 def item_cards(items: Sequence[RecommendedItem]) -> str:
@@ -135,7 +136,7 @@ def item_cards(items: Sequence[RecommendedItem]) -> str:
 
 
 def _reply_text(done: TurnFinished, fallbacks: Sequence[ModelNotice]) -> str:
-    text = done.reply
+    text = _safe(done.reply)
     if done.items:
         # The cards show each pick; drop the reply's own bullet list of them.
         text = "\n".join(line for line in text.splitlines() if not line.startswith("- **"))
@@ -180,7 +181,7 @@ def render_chat(events: Iterable[TraceEvent]) -> list[ChatMessage]:
         elif isinstance(event, TurnStarted):
             close_group(None)
             streamed.clear()
-            messages.append(ChatMessage(role="user", content=event.message))
+            messages.append(ChatMessage(role="user", content=_safe(event.message)))
             group = ChatMessage(
                 role="assistant",
                 content="",
