@@ -110,3 +110,13 @@ def test_sessions_at_the_same_time_do_not_see_each_other(live_app: str) -> None:
     # Each session goes on from its own dialogue only.
     more, _ = _send(alice, "more like that", "ui-client-alice")
     assert _user_texts(more) == [said["alice"], "more like that"]
+
+
+def test_an_empty_message_or_name_is_a_notice_in_the_chat_not_an_error(live_app: str) -> None:
+    client = Client(live_app, verbose=False)
+    out = client.predict("   ", "ui-client-dan", api_name="/send")
+    history, kept = out[0], out[1]
+    assert "Type a message first" in _text(history[-1]) and kept == "   "
+    out = client.predict("a crime film please", "", api_name="/send")
+    assert "Enter your name first" in _text(out[0][-1])
+    assert out[1] == "a crime film please"  # what was typed stays in the box

@@ -9,9 +9,9 @@ import json
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from recteam.agents.messages import Act, ItemRef, RecommendedItem, Role
 
@@ -220,8 +220,35 @@ def parse_event(line: str | dict[str, Any]) -> TraceEvent:
     return _ADAPTER.validate_python(data)
 
 
+_KINDS = sorted(str(t.model_fields["type"].default) for t in get_args(get_args(TraceEvent)[0]))
+
+
+def _what_is_wrong(exc: ValidationError | json.JSONDecodeError, data: Any) -> str:
+    """A validation error in words: what the line lacks or holds, not pydantic's internals."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"it is not JSON ({exc.msg} at column {exc.colno})"
+    if not isinstance(data, dict):
+        return "it is not a JSON object"
+    kind = data.get("type")
+    if kind not in _KINDS:
+        return (
+            f"its type {kind!r} is no trace event" if kind else "it has no 'type'"
+        ) + f" (expected one of: {', '.join(_KINDS)})"
+    first = exc.errors()[0]
+    where = ".".join(str(x) for x in first["loc"][1:]) or "the event"
+    return f"in a {kind} event, {where}: {first['msg'].lower()}"
+
+
 def load_jsonl(path: Path) -> Iterator[TraceEvent]:
+    """Events from an exported trace; a bad line raises ValueError naming the line and what is
+    wrong with it in words."""
     with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield parse_event(line)
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            data: Any = None
+            try:
+                data = json.loads(line)
+                yield _ADAPTER.validate_python(data)
+            except (ValidationError, json.JSONDecodeError) as exc:
+                raise ValueError(f"line {n}: {_what_is_wrong(exc, data)}") from None

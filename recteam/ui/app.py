@@ -9,6 +9,7 @@ Who is who: with logins (`signed_in`, see ui/auth.py) every handler acts for the
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -55,6 +56,8 @@ CSS = """
 .rt-why {font-size: 0.9em; margin-top: 6px;}
 .pick {align-items: center;}
 """
+
+log = logging.getLogger("recteam.ui")
 
 
 @dataclass
@@ -126,13 +129,30 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
     ) -> AsyncIterator[tuple[Any, ...]]:
         tab = tab or TabSession()
         user = who(user, request, default="")
-        if not message.strip():
-            raise gr.Error("Type a message first.")
-        if not user:
-            raise gr.Error("Enter a user name: the team keeps its memory per user.")
+        skip_memory = memory.skip()
+        mistake = (
+            "Type a message first."
+            if not message.strip()
+            else "Enter your name first (in the box on the right): the team keeps its memory per name."
+            if not user
+            else None
+        )
+        if mistake:
+            # A user's slip is a notice where they look, with what they typed kept; one log line.
+            log.info("web: a turn was not run: %s", mistake)
+            gr.Warning(mistake)
+            notice = gr.ChatMessage(role="assistant", content=f"⚠️ {mistake}")
+            yield (
+                [*render_chat(tab.events), notice],
+                message,
+                *(gr.skip(),) * 2,
+                tab,
+                *(gr.skip(),) * 2,
+                *skip_memory,
+            )
+            return
         start = len(tab.events)
         drawn = 0.0
-        skip_memory = memory.skip()
         try:
             async for event in rec.run_turn(
                 user, message, tab.session_id, clients=clients_for(tab)
@@ -244,10 +264,11 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             return gr.skip(), gr.skip(), gr.skip()
         try:
             events = list(load_jsonl(Path(path)))
-        except (ValueError, OSError) as exc:
-            raise gr.Error(
-                f"That file is not a recteam trace export ({str(exc).splitlines()[0][:120]})."
-            ) from None
+        except (ValueError, OSError, UnicodeDecodeError) as exc:
+            name = Path(path).name
+            log.info("web: replay of %s refused: %s", name, exc)
+            gr.Warning(f"{name} is not a recteam trace export: {str(exc)[:300]}.")
+            return gr.skip(), gr.skip(), None
         finally:
             files.discard_upload(Path(path))  # read once: no copy of it stays on the server
         gr.Info(f"Replaying {len(events)} events from the export.")
