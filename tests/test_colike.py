@@ -227,3 +227,18 @@ async def test_a_pair_one_person_liked_is_not_used_and_forgetting_takes_likes_ba
     assert not table.pairs.get("casablanca|1942")  # one person's pair stays unread
     careful.forget(ALICE)
     assert _row(films_store, "casablanca|1942") == (0, {})  # like and pair taken back
+
+
+async def test_a_colike_collection_of_an_older_layout_is_made_anew_not_a_failed_turn(
+    films_store: MemoryStore,
+) -> None:
+    from recteam.memory.backend import CollectionSpec
+
+    name = films_store.memories.name.removesuffix("-memories") + "-colikes"
+    # as an earlier build wrote it: no index on the pair count this one orders by
+    films_store.backend.create_collection(
+        name, CollectionSpec(dense={}, sparse=("unused",), keyword_fields=("item",))
+    )
+    done = finished(await turn(_rec(films_store), ALICE, ALICE_SAYS))
+    assert done.error is None and done.act == "RECOMMEND"
+    assert _row(films_store, "casablanca|1942")[1] == {"john wick|2014": 1}

@@ -49,6 +49,7 @@ from recteam.errors import NotFoundError
 from recteam.memory.backend import HasIds, Match, Where
 from recteam.memory.catalog import SearchRequest, SearchResult
 from recteam.memory.colike import colike_store, fused
+from recteam.memory.cooccurrence import CoMentionTable
 from recteam.memory.genres import genre_keys
 from recteam.memory.items import CatalogItem, normalize_key, point_id
 
@@ -227,8 +228,13 @@ def _pool(
 
     comention: dict[str, float] = {}
     table = ctx.comentions
+    live, read = CoMentionTable(), None
     if ctx.settings.colike and seeds:  # what users liked together, beside the shipped table
-        live, read = colike_store(ctx.store).read(seeds, ctx.settings.colike_min_people)
+        try:
+            live, read = colike_store(ctx.store).read(seeds, ctx.settings.colike_min_people)
+        except Exception as exc:  # a side signal: its failure is said, and the search goes on
+            step.notice("error", f"co-like counts could not be read ({type(exc).__name__})")
+    if read is not None:
         step.memory(
             "read",
             "colike",

@@ -193,6 +193,15 @@ class CoLikeStore:
     def count(self) -> int:
         return self.backend.count(self.name)
 
+    def check_layout(self) -> None:
+        """A collection written by an older layout (without the pair index this one reads by)
+        is made anew: its counts could not be read, and a read must never fail a turn."""
+        try:
+            self.backend.filter_only(self.name, Where(), 1, order_by="n")
+        except Exception:  # the engine's error for a missing index differs by backend
+            self.backend.drop_collection(self.name)
+            self.backend.create_collection(self.name, SPEC)
+
 
 def _pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
@@ -221,7 +230,9 @@ def colike_store(store: MemoryStore) -> CoLikeStore:
         if lock is not None:
             return CoLikeStore(store.backend, prefix, lock, create=False)
         lock = _LOCKS[store.backend] = threading.Lock()
-        return CoLikeStore(store.backend, prefix, lock)
+        colikes = CoLikeStore(store.backend, prefix, lock)
+        colikes.check_layout()
+        return colikes
 
 
 def fused(static: CoMentionTable | None, live: CoMentionTable) -> CoMentionTable:
