@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -80,6 +82,17 @@ def _model_choices(settings: Settings) -> dict[str, Endpoint]:
     entries = [Endpoint(model="offline"), *(_role_endpoint(settings, r) for r in ROLES)]
     entries += [m if isinstance(m, Endpoint) else Endpoint(model=m) for m in settings.ui.models]
     return {e.label: e for e in entries}
+
+
+def browser_secret(folder: Path) -> str:
+    """The key the browser-kept name is encrypted with: made once per store, owner-only."""
+    path = folder / "ui-browser-secret"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> gr.Blocks:
@@ -383,12 +396,16 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
                         file_types=[".jsonl"],
                     )
                 forget_btn = gr.Button("Forget me", elem_id="forget", variant="stop", size="sm")
-                confirm_btn = gr.Button(
-                    "Yes, delete everything the team remembers of me, and my exported files",
-                    elem_id="forget-confirm",
-                    variant="stop",
-                    visible=False,
-                )
+                with gr.Row(visible=False) as confirm_row:
+                    confirm_btn = gr.Button(
+                        "Yes, delete everything the team remembers of me, and my exported files",
+                        elem_id="forget-confirm",
+                        variant="stop",
+                        size="sm",
+                    )
+                    cancel_btn = gr.Button(
+                        "Cancel: keep it", elem_id="forget-cancel", variant="secondary", size="sm"
+                    )
 
         memory_outputs = memory.outputs
         feedback_outputs = [chat, profile, tab_state, picks_state, export, *memory_outputs]
@@ -409,7 +426,8 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             api_visibility="private",
             concurrency_limit=limit,
         )
-        forget_btn.click(lambda: gr.update(visible=True), outputs=confirm_btn)
+        forget_btn.click(lambda: gr.update(visible=True), outputs=confirm_row)
+        cancel_btn.click(lambda: gr.update(visible=False), outputs=confirm_row)
         confirm_btn.click(
             forget,
             inputs=[user, tab_state],
@@ -420,7 +438,7 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
                 tab_state,
                 picks_state,
                 export,
-                confirm_btn,
+                confirm_row,
                 *memory_outputs,
                 memory.file,
             ],
@@ -437,17 +455,29 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
         )
         memory.wire(user, tab_state, profile, who, profile_of)
 
-        def on_load(request: gr.Request) -> tuple[Any, ...]:
-            name = who(None, request, default=f"guest-{uuid.uuid4().hex[:6]}")
-            return name, profile_markdown(rec.profile(name)), *memory.view(name)
+        # The name is kept in the browser (encrypted with this store's own secret, so it
+        # survives a server restart): a reload or a return visit is the same person.
+        kept_name = gr.BrowserState(
+            "", storage_key="recteam-name", secret=browser_secret(settings.memory.path)
+        )
+
+        def on_load(saved: str | None, request: gr.Request) -> tuple[Any, ...]:
+            default = (saved or "").strip()[:200] or f"guest-{uuid.uuid4().hex[:6]}"
+            name = who(None, request, default=default)
+            return name, name, profile_markdown(rec.profile(name)), *memory.view(name)
 
         # A known name (typed, or the login) is greeted when the tab opens or the name is entered.
         greet_io: dict[str, Any] = {"inputs": [user, tab_state], "outputs": [chat, tab_state]}
-        demo.load(on_load, outputs=[user, profile, *memory_outputs]).then(
-            welcome, **greet_io, api_visibility="private"
-        )
-        user.submit(welcome, **greet_io, api_visibility="private")
-        user.blur(welcome, **greet_io, api_visibility="private")
+        demo.load(
+            on_load, inputs=[kept_name], outputs=[user, kept_name, profile, *memory_outputs]
+        ).then(welcome, **greet_io, api_visibility="private")
+        for entered in (user.submit, user.blur):
+            entered(welcome, **greet_io, api_visibility="private").then(
+                lambda name: (name or "").strip(),
+                inputs=user,
+                outputs=kept_name,
+                api_visibility="private",
+            )
 
         # A plain API for scripts (gradio_client): one feedback call without the picks panel,
         # and the caller's memory as the panel shows it.
