@@ -1,5 +1,6 @@
 """The item catalog in Qdrant: hybrid search (dense + BM25 + liked-item examples, fused with RRF,
-hard constraints as engine filters), title lookup, and all-or-nothing rebuilds.
+hard constraints as engine filters), title lookup, all-or-nothing rebuilds and incremental
+upserts.
 
 This is the function the searcher agent calls and `recteam search` prints.
 """
@@ -145,6 +146,20 @@ class ItemCatalog:
             if name.startswith(self.alias + "-") and name != new:
                 self.backend.drop_collection(name)
         return self.backend.count(new)
+
+    def upsert(self, items: Sequence[CatalogItem], progress: Progress | None = None) -> int:
+        """Adds `items` to the live catalog, replacing those with the same ids, without copying
+        the rest: every point is computed (embedded) before anything is written, then all go in
+        one write, which the engine applies whole or not at all (one operation in its WAL). An
+        error or interrupt before the write leaves the catalog as it was. With no live catalog
+        yet, this is a rebuild. Returns the item count of the catalog."""
+        name = self.collection
+        if name is None:
+            return self.rebuild([items], progress=progress)
+        points = self.points_for(items, progress=progress)
+        self.backend.upsert(name, points)
+        self.backend.flush()
+        return self.backend.count(name)
 
     def _copy(self, source: str, target: str) -> None:
         offset: str | None = None

@@ -89,9 +89,17 @@ def _print_report(report: IngestReport, show: int = 20, out: Console = console) 
     )
 
 
-def _ingest(store: MemoryStore, path: Path, replace: bool, out: Console = console) -> IngestReport:
+def _ingest(
+    store: MemoryStore,
+    path: Path,
+    replace: bool,
+    out: Console = console,
+    encoding: str | None = None,
+) -> IngestReport:
     with progress_bar(out, f"Ingesting {path.name}") as (start, advance):
-        return ingest_path(store, path, replace=replace, on_start=start, progress=advance)
+        return ingest_path(
+            store, path, replace=replace, on_start=start, progress=advance, encoding=encoding
+        )
 
 
 def ensure_catalog(store: MemoryStore) -> None:
@@ -140,17 +148,27 @@ def ingest(
             "--replace", help="Make the catalog exactly this file's items instead of adding them."
         ),
     ] = False,
+    encoding: Annotated[
+        Optional[str],  # noqa: UP045 - typer needs Optional on 3.11
+        typer.Option(
+            "--encoding",
+            help="The files' text encoding, e.g. cp1252 or latin-1 (default: UTF-8, with or "
+            "without a byte-order mark).",
+        ),
+    ] = None,
 ) -> None:
     """Add films to the catalog from CSV, JSON lines or wikipedia-movies JSON.
 
     Columns / keys: title (required), year, genres and cast (lists, or '|'-separated in CSV),
     id, slug, description (also: overview, plot, summary, extract), popularity.
-    Bad rows are reported with file and line and skipped. Ingesting the same file twice adds no
-    duplicates, and an interrupted ingest leaves the previous catalog as it was.
+    Bad rows are reported with file and line and skipped; in a folder, a file that cannot be read
+    (empty, not UTF-8, no title column) is named and skipped while the others go in. A field may
+    hold up to 1,000,000 characters. Ingesting the same file twice adds no duplicates, and an
+    interrupted ingest leaves the previous catalog as it was.
     """
     store = get_store()
     try:
-        report = _ingest(store, path, replace)
+        report = _ingest(store, path, replace, encoding=encoding)
     except KeyboardInterrupt:
         err_console.print("Interrupted: the catalog is unchanged.")
         raise typer.Exit(130) from None
