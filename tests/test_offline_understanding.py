@@ -652,3 +652,10 @@ def test_a_film_the_user_means_to_watch_is_taken_up(
     linker: EntityLinker, text: str, taken_up: list[str]
 ) -> None:
     assert labels(understand(text, linker).accepted_items) == taken_up
+
+
+def test_a_web_address_is_no_film_language(linker) -> None:
+    from recteam.agents.offline.understanding import understand
+
+    u = understand("look at this ![p](http://example.invalid/heist-poster.png) hi", linker)
+    assert not u.topics and not u.mentioned_items

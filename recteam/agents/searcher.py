@@ -32,7 +32,7 @@ from recteam.agents.dialogue_state import Request
 from recteam.agents.group import GROUP_RULE, group_profile
 from recteam.agents.llm import structured_call
 from recteam.agents.messages import Candidate, CandidateBus, ItemRef, PreferenceProfile
-from recteam.agents.offline.text import tokenize
+from recteam.agents.offline.text import tokenize, without_urls
 from recteam.agents.recall import request_summary
 from recteam.agents.relevance import (
     CAST_TOP,
@@ -60,10 +60,11 @@ def topic_words(ctx: TurnContext) -> list[str]:
     """The message's own subject words ("heist", "Paris", "submarine"): what no facet, genre or
     mention captured. Chat words, cue words and named films or people are left out, so "nothing
     before 2000, no horror" adds nothing and "Something" does not match titles with that word."""
-    mentions = ctx.linker.link(ctx.message)
+    message = without_urls(ctx.message)
+    mentions = ctx.linker.link(message)
     plain = ctx.linker.lexicon.plain_words
     words = []
-    for token in tokenize(ctx.message):
+    for token in tokenize(message):
         inside = any(m.start <= token.start < m.stop for m in mentions)
         if (
             not inside

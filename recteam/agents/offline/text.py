@@ -41,6 +41,15 @@ class Token:
         return first.isupper() and (len(self.raw) == 1 or not self.raw.isupper())
 
 
+_URL = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)\S+|\S+@\S+\.\w+")
+
+
+def without_urls(text: str) -> str:
+    """The text with web addresses and e-mail addresses blanked (same length, so positions
+    hold): 'http://example.com/x.png' is no film language ('example' is no wish)."""
+    return _URL.sub(lambda m: " " * len(m.group()), text)
+
+
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     previous_end = 0

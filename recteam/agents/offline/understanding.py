@@ -25,7 +25,7 @@ from recteam.agents.offline.lexicon import STANCES, Lexicon
 from recteam.agents.offline.linking import EntityLinker, Mention, mention_at
 from recteam.agents.offline.moves import QuestionKind, move_words, read_moves
 from recteam.agents.offline.reading import Findings, interpret
-from recteam.agents.offline.text import Token, tokenize
+from recteam.agents.offline.text import Token, tokenize, without_urls
 from recteam.memory.items import CatalogItem, normalize_key, title_key
 
 __all__ = ["Smalltalk", "Understanding", "merge_year_bounds", "understand"]
@@ -314,6 +314,7 @@ def understand(
     `clarify`: the films the assistant just asked the user to choose between; `facts`: a catalog
     lookup by id, so that "the original Total Recall with Arnold" decides between namesakes."""
     lex = linker.lexicon
+    text = without_urls(text)
     tokens = tokenize(text)
     mentions = linker.link_tokens(text, tokens)
     mentions = _known_titles(text, tokens, mentions, [*last_recommended, *known])
