@@ -150,7 +150,7 @@ def _read_text(path: Path, encoding: str | None) -> str:
         with gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb") as fh:
             raw = fh.read()
     except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
-        raise _BadFile(0, f"cannot read this file ({exc}); the whole file is skipped") from exc
+        raise _BadFile(0, f"cannot read this file ({exc})") from exc
     try:
         text = raw.decode(encoding or "utf-8")
     except LookupError as exc:
@@ -169,8 +169,7 @@ def _read_text(path: Path, encoding: str | None) -> str:
             hint = "; pass --encoding NAME with the encoding it was saved in"
         raise _BadFile(
             line,
-            f"not {encoding or 'UTF-8'} text (byte 0x{bad} cannot be decoded){hint}; "
-            "the whole file is skipped",
+            f"not {encoding or 'UTF-8'} text (byte 0x{bad} cannot be decoded){hint}",
         ) from exc
     # Spreadsheet programs start UTF-8 files with a byte-order mark; it is not part of the text.
     text = text.removeprefix("\ufeff")
@@ -331,10 +330,11 @@ def read_items(path: Path, report: IngestReport, encoding: str | None = None) ->
         try:
             rows = _parse(file, encoding)
         except _BadFile as bad:
-            problem = RowProblem(file, bad.line, bad.message)
             if not path.is_dir():
-                raise IngestError(str(problem)) from bad
-            report.problems.append(problem)
+                raise IngestError(str(RowProblem(file, bad.line, bad.message))) from bad
+            report.problems.append(
+                RowProblem(file, bad.line, f"{bad.message}; the whole file is skipped")
+            )
             continue
         report.files.append(file)
         for line, row in rows:
