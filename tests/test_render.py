@@ -175,12 +175,14 @@ def test_feedback_steps_outside_a_turn_get_their_own_group() -> None:
         ),
         StepFinished(**S, agent="user_analyst", step_id="f1", status="done", duration_ms=3.0),
     ]
-    group, step = render_chat(events)
+    group, step, said = render_chat(events)
     assert (
         group.metadata["title"] == "📝 Feedback noted"
         and step.metadata["parent_id"] == group.metadata["id"]
     )
     assert "disliked Gravity" in str(step.content)
+    # what the button did, in a line the user sees without opening anything
+    assert said.content == "👎 You disliked **Gravity (2013)**: it won't come back."
 
 
 def test_an_error_reaches_the_reply_as_a_sentence() -> None:

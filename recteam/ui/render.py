@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -114,6 +115,20 @@ class _Step:
         )
 
 
+_FEEDBACK = re.compile(r"^(liked|disliked): (.+)$")
+
+
+def _feedback_line(started: StepStarted) -> str:
+    """'👎 You disliked Ocean's Twelve (2004): it won't come back.' for a button's step."""
+    m = _FEEDBACK.match(started.title) if started.agent == "user_analyst" else None
+    if m is None:
+        return ""
+    film = _safe(m.group(2))
+    if m.group(1) == "liked":
+        return f"👍 You liked **{film}**: the next picks will lean towards it."
+    return f"👎 You disliked **{film}**: it won't come back."
+
+
 def _safe(text: str) -> str:
     """Text a person, the catalog or a model wrote (the user's message, the reply, thoughts,
     notices): markdown stays, HTML does not render, and a markdown image becomes a link, so
@@ -158,11 +173,15 @@ def render_chat(events: Iterable[TraceEvent]) -> list[ChatMessage]:
     group_steps: list[_Step] = []
     streamed: list[str] = []  # the reply so far, while the responder's model writes it
 
+    said: list[str] = []  # a visible line after a feedback group: what the 👍/👎 did
+
     def close_group(done: TurnFinished | None) -> None:
         nonlocal group
         if group is None:
             return
         messages.extend(s.message(str(group.metadata["id"])) for s in group_steps)
+        messages.extend(ChatMessage(role="assistant", content=line) for line in said)
+        said.clear()
         if done is not None:
             calls = f" · {done.llm_calls} LLM calls · ${done.cost:.4f}" if done.llm_calls else ""
             group.metadata.update(
@@ -207,6 +226,8 @@ def render_chat(events: Iterable[TraceEvent]) -> list[ChatMessage]:
                     },
                 )
                 messages.append(group)
+                if line := _feedback_line(event):
+                    said.append(line)
             steps[event.step_id] = _Step(event)
             group_steps.append(steps[event.step_id])
         elif isinstance(event, TurnFinished):
