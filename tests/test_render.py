@@ -212,9 +212,9 @@ def test_candidate_rows_take_the_latest_bus_and_the_fit() -> None:
             },
         ),
     ]
-    # the three largest, in words
-    why = "named with these films 0.31, often recommended 0.20, a genre you want 0.20"
-    assert candidate_rows(events) == [[1, "Arrival", 2016, "Drama", 0.0312, why, 0.82]]
+    # the two largest, in words
+    why = "named with these films 0.31, often recommended 0.20"
+    assert candidate_rows(events) == [[1, "Arrival", 2016, 0.031, why, 0.82]]
 
 
 def test_profile_panel_shows_only_what_is_known() -> None:

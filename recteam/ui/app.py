@@ -39,7 +39,13 @@ from recteam.orchestration.session import Recommender, build_role_clients, role_
 from recteam.orchestration.settings import Settings
 from recteam.orchestration.team import RoleClients
 from recteam.ui.memory_panel import MemoryPanel
-from recteam.ui.render import CANDIDATE_HEADERS, candidate_rows, profile_markdown, render_chat
+from recteam.ui.render import (
+    CANDIDATE_HEADERS,
+    CANDIDATE_WIDTHS,
+    candidate_rows,
+    profile_markdown,
+    render_chat,
+)
 from recteam.ui.user_files import UserFiles
 
 __all__ = ["CSS", "build_app"]
@@ -364,9 +370,12 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
                 with gr.Accordion("Candidate bus", open=False):
                     candidates = gr.Dataframe(
                         headers=CANDIDATE_HEADERS,
+                        column_widths=CANDIDATE_WIDTHS,
+                        datatype=["number", "str", "number", "number", "str", "number"],
                         elem_id="candidates",
                         interactive=False,
                         wrap=True,
+                        max_height=520,
                     )
                 with gr.Accordion("Models per agent (this tab only)", open=False):
                     gr.Markdown(

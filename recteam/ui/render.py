@@ -32,7 +32,14 @@ from recteam.agents.trace import (
     TurnStarted,
 )
 
-__all__ = ["CANDIDATE_HEADERS", "candidate_rows", "item_cards", "profile_markdown", "render_chat"]
+__all__ = [
+    "CANDIDATE_HEADERS",
+    "CANDIDATE_WIDTHS",
+    "candidate_rows",
+    "item_cards",
+    "profile_markdown",
+    "render_chat",
+]
 
 ICONS = {
     "manager": "🧭",
@@ -42,7 +49,10 @@ ICONS = {
     "reflector": "🪞",
     "responder": "💬",
 }
-CANDIDATE_HEADERS = ["#", "title", "year", "genres", "relevance", "why", "fit"]
+# What the candidate bus shows, narrow enough for the side column at 1440 px: the genres are on
+# the cards, the reasons are the two largest signals in words.
+CANDIDATE_HEADERS = ["#", "title", "year", "relevance", "why (top reasons)", "fit"]
+CANDIDATE_WIDTHS: list[str | int] = ["6%", "24%", "11%", "17%", "31%", "11%"]
 
 
 def _short(value: Any, limit: int = 400) -> str:
@@ -259,10 +269,9 @@ def candidate_rows(events: Iterable[TraceEvent]) -> list[list[Any]]:
             c["rank"],
             c["item"]["title"],
             c["item"].get("year"),
-            ", ".join(c.get("genres", [])[:3]),
-            round(c.get("score", 0.0), 4),
-            explain(c.get("signals", {})),
-            fit.get(c["item"]["id"], ""),
+            round(c.get("score", 0.0), 3),
+            explain(c.get("signals", {}), 2),
+            round(fit[c["item"]["id"]], 2) if c["item"]["id"] in fit else "",
         ]
         for c in bus
     ]
