@@ -294,3 +294,29 @@ def test_no_text_anyone_wrote_makes_the_browser_fetch_an_image() -> None:
     assert "<img" not in text and "![" not in text
     assert "[pixel](http://evil.example/b.png)" in text  # a link to click, not an image to load
     assert "&lt;img" in text  # shown as text
+
+
+def test_a_payload_reads_as_a_short_list_with_the_raw_json_folded() -> None:
+    events = [
+        TurnStarted(**S, seq=0, ts=0, user_id="u", message="hi"),
+        StepStarted(**S, seq=1, ts=0, agent="searcher", step_id="x", title="t", model="offline"),
+        StepOutput(
+            **S,
+            seq=2,
+            ts=0,
+            agent="searcher",
+            step_id="x",
+            payload_type="CandidateBus",
+            payload={"candidates": [{"item": {"title": "Heat", "year": 1995}}] * 5, "note": ""},
+        ),
+        StepFinished(**S, seq=3, ts=0, agent="searcher", step_id="x", status="done", duration_ms=1),
+        TurnFinished(**S, seq=4, ts=0, act="CHAT", reply="ok", duration_ms=1),
+    ]
+    chat = render_chat(events)
+    step = next(m for m in chat if "searcher" in str(m.metadata.get("title", "")))
+    text = str(step.content)
+    assert "- **candidates**: 5: Heat (1995), Heat (1995), Heat (1995), Heat (1995), …" in text
+    assert "note" not in text.split("<details>")[0]  # empty fields are left out
+    assert "<details><summary>raw JSON</summary>" in text and '"year": 1995' in text
+    turn = next(m for m in chat if str(m.metadata.get("title", "")).startswith("🤝"))
+    assert turn.metadata["log"] == "CHAT · offline, no LLM calls"

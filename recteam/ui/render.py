@@ -64,6 +64,48 @@ def _code(text: str) -> str:
     return "`" + text.replace("`", "'") + "`"
 
 
+RAW_CHARS = 20_000  # of a payload's raw JSON kept in the page
+FENCE = "`" * 3
+
+
+def _label(value: Any) -> str:
+    """One element of a payload list in a few words: a film's title and year, else short."""
+    if isinstance(value, dict):
+        inner = value.get("item")
+        item: dict[str, Any] = inner if isinstance(inner, dict) else value
+        if "title" in item:
+            year = f" ({item['year']})" if item.get("year") else ""
+            return _safe(f"{item['title']}{year}")
+        if "item_id" in value:
+            fit = f" {value['fit']:.2f}" if isinstance(value.get("fit"), int | float) else ""
+            return _safe(f"{value['item_id']}{fit}")
+    return _safe(_short(value, 60))
+
+
+def _brief(value: Any) -> str:
+    if isinstance(value, list):
+        shown = ", ".join(_label(v) for v in value[:4])
+        return f"{len(value)}: {shown}" + (", …" if len(value) > 4 else "")
+    if isinstance(value, dict):
+        return _code(_short(value, 160))
+    return _safe(_short(value, 200))
+
+
+def _fields(value: Any) -> str:
+    """A structured payload as a short key: value list, with the raw JSON folded under it."""
+    if not isinstance(value, dict):
+        return _code(_short(value, 300))
+    rows = [
+        f"- **{_safe(str(k))}**: {_brief(v)}"
+        for k, v in value.items()
+        if v not in (None, "", [], {})
+    ]
+    raw = json.dumps(value, ensure_ascii=False, indent=1, default=str)
+    raw = (raw if len(raw) <= RAW_CHARS else raw[:RAW_CHARS] + "\n…").replace(FENCE, "'''")
+    folded = f"<details><summary>raw JSON</summary>\n\n{FENCE}json\n{raw}\n{FENCE}\n\n</details>"
+    return "\n".join(rows[:10]) + "\n\n" + folded
+
+
 class _Step:
     def __init__(self, started: StepStarted) -> None:
         self.started = started
@@ -75,7 +117,7 @@ class _Step:
         if isinstance(event, StepThought):
             self.lines.append(f"💭 {_safe(event.content)}")
         elif isinstance(event, ToolCalled):
-            self.lines.append(f"🛠️ **{event.tool}** {_code(_short(event.arguments, 300))}")
+            self.lines.append(f"🛠️ **{event.tool}**\n{_fields(event.arguments)}")
         elif isinstance(event, ToolReturned):
             self.lines.append(f"↩️ {event.duration_ms:.0f} ms: {_code(_short(event.result, 300))}")
         elif isinstance(event, MemoryAccess):
@@ -100,7 +142,7 @@ class _Step:
             prompt = event.messages[-1]["content"] if event.messages else ""
             self.lines.append(f"✉️ prompt (last message): {_code(_short(prompt, 400))}")
         elif isinstance(event, StepOutput):
-            self.lines.append(f"📤 {event.payload_type}: {_code(_short(event.payload, 300))}")
+            self.lines.append(f"📤 **{event.payload_type}**\n{_fields(event.payload)}")
         elif isinstance(event, StepFinished):
             self.finished = event
 
@@ -193,7 +235,12 @@ def render_chat(events: Iterable[TraceEvent]) -> list[ChatMessage]:
         messages.extend(ChatMessage(role="assistant", content=line) for line in said)
         said.clear()
         if done is not None:
-            calls = f" · {done.llm_calls} LLM calls · ${done.cost:.4f}" if done.llm_calls else ""
+            tokens = done.prompt_tokens + done.completion_tokens
+            calls = (
+                f" · {done.llm_calls} LLM calls · {tokens:,} tokens · ${done.cost:.4f}"
+                if done.llm_calls
+                else " · offline, no LLM calls"
+            )
             group.metadata.update(
                 {
                     "status": "done",
