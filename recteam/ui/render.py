@@ -64,7 +64,7 @@ def _code(text: str) -> str:
     return "`" + text.replace("`", "'") + "`"
 
 
-RAW_CHARS = 20_000  # of a payload's raw JSON kept in the page
+RAW_CHARS = 1_500  # of a payload's raw JSON in the page (the trace export has all of it)
 FENCE = "`" * 3
 
 
@@ -101,7 +101,9 @@ def _fields(value: Any) -> str:
         if v not in (None, "", [], {})
     ]
     raw = json.dumps(value, ensure_ascii=False, indent=1, default=str)
-    raw = (raw if len(raw) <= RAW_CHARS else raw[:RAW_CHARS] + "\n…").replace(FENCE, "'''")
+    if len(raw) > RAW_CHARS:  # every streamed update re-sends the chat: keep it light
+        raw = raw[:RAW_CHARS] + "\n… (the rest is in the trace export)"
+    raw = raw.replace(FENCE, "'''")
     folded = f"<details><summary>raw JSON</summary>\n\n{FENCE}json\n{raw}\n{FENCE}\n\n</details>"
     return "\n".join(rows[:10]) + "\n\n" + folded
 
