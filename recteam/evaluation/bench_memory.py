@@ -23,11 +23,8 @@ import argparse
 import asyncio
 import json
 import os
-import tempfile
 import time
 import uuid
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 
@@ -35,12 +32,9 @@ from recteam.agents.recall import recall
 from recteam.agents.settings import TeamSettings
 from recteam.agents.trace import MemoryAccess, TurnFinished
 from recteam.agents.tracer import TurnTracer
-from recteam.evaluation.bench_turn import CONVERSATIONS, percentile
+from recteam.evaluation.bench_turn import CONVERSATIONS, percentile, shipped_store
 from recteam.memory.backend import PointData
-from recteam.memory.embeddings import load_local_embedder
-from recteam.memory.ingest import ingest_path
-from recteam.memory.settings import EmbeddingSettings, MemorySettings
-from recteam.memory.store import MemoryStore, open_store
+from recteam.memory.store import MemoryStore
 from recteam.orchestration.llm_settings import LLMSettings
 from recteam.orchestration.session import Recommender
 
@@ -191,13 +185,7 @@ async def growth(store: MemoryStore, turns: int) -> None:
 
 async def main_async(args: argparse.Namespace) -> None:
     print(load())
-    embedder = load_local_embedder(EmbeddingSettings())
-    catalog = Path(str(resources.files("recteam.data") / "catalog.jsonl.gz"))
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        open_store(MemorySettings(path=Path(tmp)), embedder) as store,
-    ):
-        ingest_path(store, catalog)
+    with shipped_store() as store:
         took = populate(store, args.users, args.user_points, args.other_points)
         total = store.backend.count(store.memories.name)
         print(

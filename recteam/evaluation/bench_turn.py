@@ -19,7 +19,8 @@ import statistics
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -36,7 +37,7 @@ from recteam.agents.trace import StepFinished, TraceEvent, TurnFinished
 from recteam.memory.embeddings import load_local_embedder
 from recteam.memory.ingest import ingest_path
 from recteam.memory.settings import EmbeddingSettings, MemorySettings
-from recteam.memory.store import open_store
+from recteam.memory.store import MemoryStore, open_store
 from recteam.orchestration.llm_settings import LLMSettings
 from recteam.orchestration.session import Recommender
 from recteam.orchestration.team import RoleClients
@@ -237,7 +238,9 @@ def scripted_clients() -> RoleClients:
     return clients
 
 
-async def main_async(turns: int) -> None:
+@contextmanager
+def shipped_store() -> Iterator[MemoryStore]:
+    """A temporary embedded store holding the full shipped catalog: what the benchmarks run on."""
     embedder = load_local_embedder(EmbeddingSettings())
     catalog = Path(str(resources.files("recteam.data") / "catalog.jsonl.gz"))
     with (
@@ -245,6 +248,11 @@ async def main_async(turns: int) -> None:
         open_store(MemorySettings(path=Path(tmp)), embedder) as store,
     ):
         ingest_path(store, catalog)
+        yield store
+
+
+async def main_async(turns: int) -> None:
+    with shipped_store() as store:
         t = time.perf_counter()
         offline = Recommender(store, LLMSettings(), TeamSettings(colike=False))
         print(
