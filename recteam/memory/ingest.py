@@ -55,6 +55,7 @@ _ALIASES = {
     "stars": "cast",
     "starring": "cast",
     "href": "slug",
+    "thumbnail": "poster",
     "overview": "description",
     "plot": "description",
     "summary": "description",

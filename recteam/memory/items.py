@@ -8,17 +8,49 @@ import re
 import unicodedata
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from recteam.memory.facts import BASED_ON, based_on
 
-__all__ = ["ITEM_NAMESPACE", "CatalogItem", "normalize_key", "point_id", "title_key"]
+__all__ = [
+    "ITEM_NAMESPACE",
+    "POSTER_MAX_CHARS",
+    "CatalogItem",
+    "normalize_key",
+    "point_id",
+    "poster_url",
+    "title_key",
+]
 
 # Fixed namespace: the same item key maps to the same point id on every machine and every run,
 # which is what makes a repeated ingest an update rather than a duplicate.
 ITEM_NAMESPACE = uuid.UUID("6f1c8a52-3d0e-4c6b-9a57-1f0d2c7e9b41")
 _ARTICLE = re.compile(r"^(the|a|an)\s+")
+POSTER_MAX_CHARS = 500
+# Characters a poster URL never holds: whitespace and controls, quotes, angle brackets, backslash
+# and backtick (an attribute or a tag could end at them where the URL is put into a page).
+_NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f\"'<>\\`]")
+
+
+def poster_url(value: Any) -> str | None:
+    """`value` when it is an absolute https URL with a host, no userinfo, no whitespace, quotes
+    or angle brackets, and at most POSTER_MAX_CHARS long; else None (a card is correct without
+    a poster, so a bad one never fails its row)."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if not url or len(url) > POSTER_MAX_CHARS or _NOT_IN_URL.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # a malformed port or IPv6 address
+        return None
+    if parts.scheme != "https" or not host or parts.username or parts.password:
+        return None
+    return url
 
 
 def normalize_key(text: str) -> str:
@@ -55,6 +87,10 @@ class CatalogItem(BaseModel):
         default=None, description=f"What the film is based on: one of {', '.join(BASED_ON)}."
     )
     franchise: str | None = Field(default=None, max_length=200)
+    # Shown on the item's card, loaded by the user's browser; never embedded or indexed.
+    poster: str | None = Field(
+        default=None, description="The film's poster thumbnail: an absolute https URL."
+    )
 
     @field_validator("genres", "cast", "directors", mode="before")
     @classmethod
@@ -95,6 +131,11 @@ class CatalogItem(BaseModel):
         if isinstance(value, str):
             return " ".join(value.split()) or None
         return value
+
+    @field_validator("poster", mode="before")
+    @classmethod
+    def _poster(cls, value: Any) -> str | None:
+        return poster_url(value)
 
     def model_post_init(self, __context: Any) -> None:
         if not self.id:
@@ -165,6 +206,7 @@ class CatalogItem(BaseModel):
             "slug": self.slug,
             "description": self.description,
             "popularity": self.popularity,
+            "poster": self.poster,
         }
 
     @classmethod
@@ -185,4 +227,5 @@ class CatalogItem(BaseModel):
             directors=list(payload.get("directors") or []),  # absent from older payloads
             based_on=payload.get("based_on"),
             franchise=payload.get("franchise"),
+            poster=poster_url(payload.get("poster")),  # absent from older payloads
         )
