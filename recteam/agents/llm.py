@@ -124,12 +124,13 @@ def _props(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return list(schema.get("properties", {}).items())
 
 
-_NOISE_KEYS = frozenset({"updated_at", "created_at", "ts"})
+# Timestamps, and poster URLs (for the user's browser; no film language, many tokens).
+_NOISE_KEYS = frozenset({"updated_at", "created_at", "ts", "poster"})
 
 
 def compact(value: Any) -> Any:
-    """Data as a model needs it: no empty fields (None, "", [], {}) and no timestamps, which cost
-    tokens and tell a small model nothing. False and 0 stay: they say something."""
+    """Data as a model needs it: no empty fields (None, "", [], {}), no timestamps and no poster
+    URLs, which cost tokens and tell a small model nothing. False and 0 stay: they say something."""
     if isinstance(value, dict):
         out = {k: compact(v) for k, v in value.items() if k not in _NOISE_KEYS}
         return {k: v for k, v in out.items() if v not in (None, "", [], {})}

@@ -4,9 +4,12 @@ except the responder's Reply.text, the only prose a user sees."""
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from recteam.memory.items import poster_url
 
 __all__ = [
     "ROLES",
@@ -46,6 +49,12 @@ AskAbout = Literal["genre", "era", "liked_item", "alternative", "which_film"]
 
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+# The catalog's poster URL, for the card: no film language, so never in a prompt (left out of the
+# schema a model is shown, and of the data it is given: see llm.compact). Checked again here, as a
+# trace file read back may hold anything: a bad URL is no poster.
+Poster = SkipJsonSchema[Annotated[str | None, BeforeValidator(poster_url)]]
 
 
 class ItemRef(_Payload):
@@ -125,6 +134,7 @@ class Candidate(_Payload):
     cast: list[str] = Field(default_factory=list)
     directors: list[str] = Field(default_factory=list)
     summary: str = Field(default="", description="the catalog's summary, cut to a few lines")
+    poster: Poster = None
     popularity: float = 0.0
     score: float = 0.0
     rank: int = 0
@@ -189,6 +199,7 @@ class RecommendedItem(_Payload):
     year: int | None = None
     genres: list[str] = Field(default_factory=list)
     reason: str
+    poster: Poster = None
 
 
 class Reply(_Payload):

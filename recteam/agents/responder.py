@@ -89,6 +89,7 @@ def _items(ctx: TurnContext) -> list[RecommendedItem]:
                     year=c.item.year,
                     genres=c.genres,
                     reason=_reason(ctx, item_id, used),
+                    poster=c.poster,
                 )
             )
     return out
@@ -344,7 +345,7 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
             t.model_dump(mode="json") for t in ctx.dialogue[-ctx.settings.history_turns :]
         ],
         "profile": ctx.profile.model_dump(mode="json"),
-        "items": [i.model_dump(mode="json") for i in fallback.items],
+        "items": [i.model_dump(mode="json", exclude={"poster"}) for i in fallback.items],
         "analyses": [
             ctx.analyses[i.id].model_dump(mode="json")
             for i in fallback.items
@@ -358,7 +359,11 @@ async def llm(ctx: TurnContext, step: StepTrace, client: ChatCompletionClient) -
     allowed = {i.id: i for i in fallback.items}
     nameable = _nameable(ctx, fallback)
     said = [ctx.message, fallback.text, *(t.text for t in ctx.dialogue if t.speaker == "user")]
-    picked = [c.model_dump(mode="json") for i in fallback.items if (c := ctx.candidate(i.id))]
+    picked = [
+        c.model_dump(mode="json", exclude={"poster"})  # a URL's words are no facts to name
+        for i in fallback.items
+        if (c := ctx.candidate(i.id))
+    ]
     given = json.dumps([data, picked], ensure_ascii=False)  # the facts a reply may draw on
 
     def check(reply: Reply) -> str | None:

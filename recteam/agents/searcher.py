@@ -113,6 +113,7 @@ def _candidate(n: int, r: Scored) -> Candidate:
         cast=it.cast[:8],
         directors=list(getattr(it, "directors", None) or []),
         summary=_cut(it.description or "", 400),
+        poster=it.poster,
         popularity=it.popularity,
         score=r.score,
         rank=n,
