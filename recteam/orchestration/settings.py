@@ -62,6 +62,14 @@ class UISettings(BaseModel):
     concurrency: int = Field(
         default=16, ge=1, le=256, description="Turns the web app runs at once."
     )
+    posters: bool = Field(
+        default=True,
+        description=(
+            "Show poster thumbnails from the catalog on the recommendation cards (the user's "
+            "browser loads them from where the catalog points, Wikimedia for the shipped one); "
+            "false = no remote image is ever loaded."
+        ),
+    )
     auth_file: Path | None = Field(
         default=None,
         description=(
