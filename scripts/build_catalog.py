@@ -1,8 +1,9 @@
 """Builds the shipped catalog from the wikipedia-movies data and ReDial's list of film titles:
 
 - recteam/data/catalog.jsonl.gz: one film a line, its facts (title, year, genres, cast,
-  Wikipedia slug, popularity) and the facts its Wikipedia summary states (directors, what it is
-  based on, its series; recteam/memory/facts.py reads them here, once, at build time);
+  Wikipedia slug, the URL of its Wikipedia poster thumbnail when it has one, popularity) and the
+  facts its Wikipedia summary states (directors, what it is based on, its series;
+  recteam/memory/facts.py reads them here, once, at build time);
 - recteam/data/catalog.summaries.jsonl.gz: the Wikipedia summaries, {"id", "summary"} a line,
   in their own file because they are Wikipedia text under CC BY-SA 4.0 (see NOTICE.md); the
   first start reads them into each film's description;
@@ -26,8 +27,8 @@ A listed film Wikipedia's list lacks gets the median popularity of the listed fi
         [../shared/data/redial/movies_with_mentions.csv] [--reembed]
 
 Vectors already in the current catalog.vectors.npz are reused for unchanged texts (--reembed
-recomputes all); the rest are embedded with an on-disk cache in the system temp folder, so an
-interrupted build resumes where it stopped.
+recomputes all), and the file is left as it is when no vector changed; the rest are embedded
+with an on-disk cache in the system temp folder, so an interrupted build resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ def write_catalog(films: list[CatalogItem]) -> None:
         for it in films:
             row: dict = {"title": it.title, "year": it.year}
             row.update({"genres": it.genres, "cast": it.cast, "slug": it.slug})
+            if it.poster:  # Wikipedia's thumbnail URL; the browser loads the image (NOTICE.md)
+                row["poster"] = it.poster
             row["popularity"] = it.popularity
             if it.description:  # facts read from the summary, even none ("directors": [])
                 row["directors"] = it.directors
@@ -146,6 +149,15 @@ def write_catalog(films: list[CatalogItem]) -> None:
                 text_gz.write((json.dumps(line, ensure_ascii=False) + "\n").encode())
     for path in (catalog, summaries):
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def _same_vectors(sidecar: Path, keys: np.ndarray, vectors: np.ndarray) -> bool:
+    with np.load(sidecar) as old:
+        return (
+            str(old["model"]) == BUNDLED_MODEL
+            and np.array_equal(old["keys"], keys)
+            and np.array_equal(old["vectors"], vectors)
+        )
 
 
 def write_vectors(films: list[CatalogItem], reembed: bool) -> None:
@@ -179,11 +191,17 @@ def write_vectors(films: list[CatalogItem], reembed: bool) -> None:
         vectors[todo] = embedder.embed([texts[i] for i in todo], progress=progress)
         embedder.close()
         print(f"embedded {len(todo)} texts in {time.perf_counter() - started:.0f} s")
+    packed = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 20)
+    if sidecar.exists() and not todo and _same_vectors(sidecar, packed, vectors):
+        # np.savez stamps its zip entries with the time: rewriting equal vectors would change the
+        # file's bytes, and so every store's catalog stamp, for nothing.
+        print(f"{sidecar} unchanged")
+        return
     partial = sidecar.with_name(sidecar.name + ".partial.npz")
     np.savez_compressed(
         partial,
         model=np.array(BUNDLED_MODEL),
-        keys=np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(-1, 20),
+        keys=packed,
         vectors=vectors,
     )
     partial.replace(sidecar)
