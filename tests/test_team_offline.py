@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from recteam.agents.settings import TeamSettings
-from recteam.agents.trace import MemoryAccess, StepOutput, StepThought, dump_jsonl, load_jsonl
+from recteam.agents.trace import (
+    MemoryAccess,
+    StepOutput,
+    StepStarted,
+    StepThought,
+    dump_jsonl,
+    load_jsonl,
+)
+from recteam.errors import InputError
 from recteam.memory.ingest import ingest_path
 from recteam.memory.store import MemoryStore, open_store
 from recteam.orchestration.llm_settings import LLMSettings
@@ -157,6 +165,21 @@ async def test_a_dislike_button_removes_the_film_and_leaves_a_lesson(rec: Recomm
     liked = await rec.feedback("kim", "k", first.items[1].id, liked=True)
     assert first.items[1].id in {i.id for i in rec.profile("kim").likes}
     assert not [m for m in of(liked, MemoryAccess) if m.kind == "reflection"]
+
+
+async def test_a_seen_it_button_rules_the_film_out_without_a_dislike(rec: Recommender) -> None:
+    first = finished(await turn(rec, "sam", "recommend me a crime film", session="s"))
+    seen = first.items[0]
+    events = await rec.feedback("sam", "s", seen.id, "seen")
+    profile = rec.profile("sam")
+    assert seen.id in {i.id for i in profile.constraints.exclude_items}
+    assert seen.id not in {i.id for i in [*profile.dislikes, *profile.likes]}
+    assert not [m for m in of(events, MemoryAccess) if m.kind == "reflection"]  # no lesson
+    assert [s.title for s in of(events, StepStarted)] == [f"seen: {seen.title} ({seen.year})"]
+    again = finished(await turn(rec, "sam", "another crime film please", session="s2"))
+    assert seen.id not in {i.id for i in again.items}
+    with pytest.raises(InputError, match="feedback is one of liked, disliked, seen"):
+        await rec.feedback("sam", "s", seen.id, "meh")  # type: ignore[arg-type]
 
 
 async def test_a_disliked_film_steers_nothing(rec: Recommender) -> None:

@@ -13,7 +13,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal, get_args
 
 from autogen_core import CancellationToken
 
@@ -49,8 +49,18 @@ from recteam.orchestration.llm_settings import OFFLINE, Endpoint, LLMSettings
 from recteam.orchestration.model_clients import ModelEvent, build_chat_client, turn_deadline
 from recteam.orchestration.team import RoleClients, build_team
 
-__all__ = ["MAX_MESSAGE_CHARS", "Recommender", "build_role_clients", "role_endpoint"]
+__all__ = [
+    "MAX_MESSAGE_CHARS",
+    "VERDICTS",
+    "Recommender",
+    "Verdict",
+    "build_role_clients",
+    "role_endpoint",
+]
 
+# What a person can say about a film with a button (web cards, the API, the terminal).
+Verdict = Literal["liked", "disliked", "seen"]
+VERDICTS: tuple[str, ...] = get_args(Verdict)
 MAX_MESSAGE_CHARS = 4000
 
 
@@ -346,11 +356,16 @@ class Recommender:
         )
 
     async def feedback(
-        self, user_id: str, session_id: str, item_id: str, liked: bool
+        self, user_id: str, session_id: str, item_id: str, liked: bool | Verdict
     ) -> list[TraceEvent]:
-        """A like or dislike on a recommended film: information-level reflection updates the
-        profile (a disliked film never comes back); a dislike of this session's pick also leaves
-        a strategy-level lesson for the manager."""
+        """A like, a dislike or a "seen it" on a recommended film (`liked`: True or "liked",
+        False or "disliked", "seen"): information-level reflection updates the profile (a disliked
+        or seen film never comes back); a dislike of this session's pick also leaves a
+        strategy-level lesson for the manager, a like of one stores its plan."""
+        verdict: Verdict = liked if isinstance(liked, str) else "liked" if liked else "disliked"
+        if verdict not in VERDICTS:
+            raise InputError(f"feedback is one of {', '.join(VERDICTS)}, not {verdict!r}")
+        liked = verdict == "liked"
         _check_input(user_id, "feedback")
         items = await asyncio.to_thread(self.store.catalog.get, [item_id])
         if not items:
@@ -361,12 +376,10 @@ class Recommender:
         tracer = TurnTracer(session_id, len(episodes), events.append)
         before = await asyncio.to_thread(self.profile, user_id)
         state = await asyncio.to_thread(self.dialogue_state, user_id, session_id)
-        u = Understanding(liked_items=[ref]) if liked else Understanding(disliked_items=[ref])
+        u = Understanding.model_validate({f"{verdict}_items": [ref]})
         state, after = advance(state, before, u, source="button")
         await asyncio.to_thread(self._save_state, user_id, session_id, state)
-        step = tracer.step(
-            "user_analyst", f"{'liked' if liked else 'disliked'}: {ref.label}", OFFLINE
-        )
+        step = tracer.step("user_analyst", f"{verdict}: {ref.label}", OFFLINE)
         await save_profile(
             self.store,
             user_id,
@@ -380,7 +393,7 @@ class Recommender:
         step.output(after)
         step.finish()
         recommended = {i["id"] for ep in episodes for i in ep.data.get("recommended", [])}
-        if not liked and ref.id in recommended:
+        if verdict == "disliked" and ref.id in recommended:
             await write_lesson(
                 tracer,
                 self.store,
