@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from recteam.agents.dialogue_state import DialogueState, Request
 from recteam.agents.messages import ItemRef, PreferenceProfile, RecommendedItem
 from recteam.agents.trace import (
@@ -154,6 +156,34 @@ def test_a_turn_in_progress_shows_pending_steps() -> None:
 def test_cards_escape_catalog_text() -> None:
     html = item_cards([ARRIVAL])
     assert "&lt;first contact&gt;" in html and "<first contact>" not in html
+
+
+def test_each_card_has_like_dislike_and_seen_buttons_until_one_is_pressed() -> None:
+    cards = item_cards([ARRIVAL])
+    values = re.findall(r'<button class="rt-act[^"]*" value="([^"]+)">', cards)
+    assert values == ["liked:arrival|2016", "disliked:arrival|2016", "seen:arrival|2016"]
+    judged = item_cards([ARRIVAL], verdicts={"Arrival (2016)": "seen"})
+    assert "rt-act" not in judged and "Seen: it won't be suggested again" in judged
+    # The same film judged after the turn: the turn's cards show it, the chat says it in a line.
+    events = [
+        *turn_events(),
+        StepStarted(
+            **S, agent="user_analyst", step_id="f9", title="seen: Arrival (2016)", model="offline"
+        ),
+    ]
+    events.append(events[-1].model_copy(update={"step_id": "f10", "title": "liked: Gravity"}))
+    chat = [str(m.content) for m in render_chat(events)]
+    assert any("rt-verdict" in c for c in chat) and not any("rt-act" in c for c in chat)
+    assert chat[-2:] == [  # a line for each button pressed, in order
+        "👁 You've seen **Arrival (2016)**: it won't be suggested again.",
+        "👍 You liked **Gravity**: the next picks will lean towards it.",
+    ]
+
+
+def test_a_card_button_value_escapes_the_item_id() -> None:
+    odd = ARRIVAL.model_copy(update={"id": 'x"><img src=y>'})
+    cards = item_cards([odd])
+    assert "<img" not in cards and 'value="liked:x&quot;&gt;&lt;img src=y&gt;"' in cards
 
 
 def test_feedback_steps_outside_a_turn_get_their_own_group() -> None:

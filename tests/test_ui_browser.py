@@ -50,12 +50,21 @@ def chromium() -> Path:
     return CHROMIUM
 
 
+@pytest.fixture(scope="session")
+def shots() -> Path:
+    """The screenshot folder, emptied once per run: no screenshot of an earlier run passes for
+    this one's."""
+    for old in SHOTS.glob("*.png"):
+        old.unlink()
+    return SHOTS
+
+
 @pytest.fixture
-def page(chromium: Path, live_app: str) -> Iterator[Page]:
+def page(
+    chromium: Path, live_app: str, shots: Path, request: pytest.FixtureRequest
+) -> Iterator[Page]:
     """A fresh page on the live app. Requests may go to the app only; the test fails on any
     JavaScript error or attempt to reach outside this machine."""
-    for old in SHOTS.glob("*.png"):  # no screenshot of an earlier run passes for this one's
-        old.unlink()
     outside: list[str] = []
     errors: list[str] = []
 
@@ -76,7 +85,7 @@ def page(chromium: Path, live_app: str) -> Iterator[Page]:
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(live_app)
             yield page
-            _shot(page, "99-last")  # the final state, also when the test failed
+            _shot(page, f"99-last-{request.node.name}")  # the final state, also on a failure
         finally:
             browser.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
@@ -98,9 +107,14 @@ def _send(page: Page, text: str, turn: int) -> list[str]:
     return replies.nth(turn - 1).locator("b").all_inner_texts()
 
 
-def _expect_picks(page: Page, titles: list[str]) -> None:
-    """The picks panel shows exactly these films, one row (elem_classes "pick") each."""
-    expect(page.locator("#picks .pick strong")).to_have_text(titles)
+def _expect_cards(page: Page, turn: int, titles: list[str]) -> None:
+    """The turn-th reply's cards show exactly these films, each with its three buttons."""
+    cards = page.locator("#chat .rt-cards").nth(turn - 1).locator(".rt-card")
+    expect(cards.locator(".rt-card-title b")).to_have_text(titles)
+    for card in cards.all():
+        expect(card.locator("button.rt-act")).to_have_text(
+            ["👍 Like", "👎 Not for me", "👁 Seen it"]
+        )
 
 
 def test_ask_open_a_step_dislike_a_pick_and_ask_again(page: Page) -> None:
@@ -112,7 +126,7 @@ def test_ask_open_a_step_dislike_a_pick_and_ask_again(page: Page) -> None:
     # 1. A first request: the reply names films in bold, and the picks panel lists the same films.
     first = _send(page, "I want a crime film from the 90s", turn=1)
     assert first, "the reply names no film in bold"
-    _expect_picks(page, first)
+    _expect_cards(page, 1, first)
     _shot(page, "02-first-reply")
 
     # 2. A finished turn is one folded group of agent steps; opening it, then the searcher's
@@ -135,13 +149,14 @@ def test_ask_open_a_step_dislike_a_pick_and_ask_again(page: Page) -> None:
     found.scroll_into_view_if_needed()
     _shot(page, "03-searcher-step")
 
-    # 3. 👎 on the first pick: it leaves the panel and the profile lists it as disliked.
+    # 3. 👎 on the first pick's card: the chat says so in a line, the card shows the verdict
+    #    instead of its buttons, and the profile lists the film as disliked.
     disliked = first[0]
-    row = page.locator("#picks .pick").first
-    expect(row.locator(".dislike")).to_have_text("👎")
-    expect(row.locator(".like")).to_have_text("👍")
-    row.locator(".dislike").click()
-    expect(page.locator("#picks .pick").filter(has_text=disliked)).to_have_count(0)
+    card = page.locator("#chat .rt-card").filter(has_text=disliked).first
+    card.locator("button.rt-disliked").click()
+    expect(page.locator("#chat")).to_contain_text(f"You disliked {disliked}")
+    expect(card.locator(".rt-verdict")).to_contain_text("Not for you")
+    expect(card.locator("button.rt-act")).to_have_count(0)
     expect(page.locator("#profile")).to_contain_text(disliked)
     _shot(page, "04-disliked")
 
@@ -149,7 +164,7 @@ def test_ask_open_a_step_dislike_a_pick_and_ask_again(page: Page) -> None:
     second = _send(page, "more crime films", turn=2)
     assert second, "the second reply names no film in bold"
     assert disliked not in second
-    _expect_picks(page, second)
+    _expect_cards(page, 2, second)
     _shot(page, "05-second-reply")
 
     # 5. A new tab, the same person, the first request again: the team remembers the dislike.
@@ -164,3 +179,95 @@ def test_ask_open_a_step_dislike_a_pick_and_ask_again(page: Page) -> None:
     assert disliked not in third
     assert set(third) & (set(first) - {disliked}), f"{third} repeats none of {first}"
     _shot(page, "06-new-tab-same-user")
+
+
+def _name(page: Page, name: str) -> None:
+    user = page.locator("#user input, #user textarea").first
+    expect(user).to_have_value(re.compile(r"\S"))
+    user.fill(name)
+
+
+def test_slips_are_notices_markup_stays_text_and_forget_me_can_be_cancelled(page: Page) -> None:
+    _name(page, "ui-browser-slips")
+    # An empty message: a notice in the chat, no error pill on any component.
+    page.locator("#send").click()
+    expect(page.locator("#chat")).to_contain_text("Type a message first")
+    expect(page.locator(".error")).to_have_count(0)
+    _shot(page, "10-empty-message")
+
+    # Markup in a message is shown as text: the page fixture fails the test if the browser asks
+    # for either address (192.0.2.0/24 is reserved for documentation).
+    said = "a crime film <img src=http://192.0.2.1/x.png> ![p](http://192.0.2.1/y.png)"
+    _send(page, said, turn=1)
+    mine = page.locator("#chat [data-testid='user']").last
+    expect(mine).to_contain_text("<img src=http://192.0.2.1/x.png>")
+    expect(mine.locator("img")).to_have_count(0)
+    _shot(page, "11-markup-as-text")
+
+    # Forget me asks first; Cancel keeps everything.
+    page.locator("#forget").click()
+    expect(page.locator("#forget-confirm")).to_be_visible()
+    _shot(page, "12-forget-confirm")
+    page.locator("#forget-cancel").click()
+    expect(page.locator("#forget-confirm")).to_be_hidden()
+    expect(page.locator("#chat .rt-cards")).to_have_count(1)
+    expect(page.locator("#profile")).to_contain_text("crime")
+
+
+def test_cards_and_candidate_bus_fit_at_1440_and_at_phone_width(page: Page) -> None:
+    _name(page, "ui-browser-widths")
+    picked = _send(page, "a funny film from the 90s", turn=1)
+    page.get_by_text("Candidate bus").click()
+    table = page.locator("#candidates")
+    for column in ("title", "year", "relevance", "why (top reasons)", "fit"):
+        expect(table.get_by_text(column, exact=True).first).to_be_visible()
+    expect(table.get_by_text(picked[0], exact=True).first).to_be_visible()
+    table.scroll_into_view_if_needed()
+    overflow = table.evaluate(
+        "t => [...t.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth + 2 &&"
+        " ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)).map(e => e.className)"
+    )
+    assert not overflow, f"the candidate bus scrolls sideways at 1400 px: {overflow}"
+    _shot(page, "20-candidates-1400")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= 392, f"the page is {wide} px wide in a 390 px window"
+    card = page.locator("#chat .rt-card").first
+    card.scroll_into_view_if_needed()
+    box = card.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 392, box
+    _shot(page, "21-phone-390")
+    table.scroll_into_view_if_needed()
+    _shot(page, "22-candidates-390")
+
+
+def test_replay_steps_through_an_export_one_step_per_click(page: Page, tmp_path: Path) -> None:
+    _name(page, "ui-browser-replay")
+    _send(page, "a crime film from the 90s", turn=1)
+    page.get_by_text("Trace export and replay").click()
+    with page.expect_download() as download:
+        page.locator("#export").click()
+    export = tmp_path / "trace.jsonl"
+    download.value.save_as(export)
+
+    page.locator("#replay-speed").get_by_text("one step per click").click()
+    page.locator("#replay-file input[type=file]").set_input_files(str(export))
+    status = page.locator("#replay-status")
+    expect(status).to_contain_text(re.compile(r"Step 1 of \d+: turn 1: the user's message"))
+    total = int(re.findall(r"Step 1 of (\d+)", status.inner_text())[0])
+    expect(page.locator("#chat .rt-cards")).to_have_count(0)  # the message only, no reply yet
+    _shot(page, "30-replay-first-step")
+
+    nxt = page.locator("#replay-next")
+    expect(nxt).to_be_visible()
+    nxt.click()
+    expect(status).to_contain_text(re.compile(r"Step 2 of \d+: \w+ · "))  # an agent's step
+    _shot(page, "31-replay-second-step")
+    for step in range(3, total + 1):
+        nxt.click()
+        expect(status).to_contain_text(f"Step {step} of {total}")
+    expect(status).to_contain_text("The end of the export")
+    expect(nxt).to_be_hidden()
+    expect(page.locator("#chat .rt-cards")).to_have_count(1)
+    _shot(page, "32-replay-end")

@@ -22,7 +22,7 @@ from typing import Any
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from recteam.agents.messages import ROLES, RecommendedItem, Role
+from recteam.agents.messages import ROLES, Role
 from recteam.agents.trace import (
     ModelNotice,
     ReplyChunk,
@@ -35,7 +35,13 @@ from recteam.agents.trace import (
 )
 from recteam.errors import RecteamError
 from recteam.orchestration.llm_settings import Endpoint
-from recteam.orchestration.session import Recommender, build_role_clients, role_endpoint
+from recteam.orchestration.session import (
+    VERDICTS,
+    Recommender,
+    Verdict,
+    build_role_clients,
+    role_endpoint,
+)
 from recteam.orchestration.settings import Settings
 from recteam.orchestration.team import RoleClients
 from recteam.ui.memory_panel import MemoryPanel
@@ -48,34 +54,62 @@ from recteam.ui.render import (
 )
 from recteam.ui.user_files import UserFiles
 
-__all__ = ["CSS", "build_app"]
+__all__ = ["PAGE_ASSETS", "build_app"]
 
 VISIBLE_CHANGES = (TurnStarted, StepStarted, StepFinished, ModelNotice)
 STREAM_REDRAW_S = 0.15  # a streamed reply is redrawn at most this often, not per token
-
-CSS = """
-.rt-cards {display: flex; flex-wrap: wrap; gap: 10px;}
-.rt-card {border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 10px 12px;
-          min-width: 180px; max-width: 260px; background: var(--background-fill-secondary);}
-.rt-card-title {font-size: 1.05em; margin-bottom: 4px;}
-.rt-year {color: var(--body-text-color-subdued);}
-.rt-genre {display: inline-block; font-size: 0.8em; padding: 1px 7px; margin: 2px 4px 2px 0;
-           border-radius: 9px; background: var(--color-accent-soft);}
-.rt-why {font-size: 0.9em; margin-top: 6px;}
-.pick {align-items: center;}
-"""
+ASSETS = Path(__file__).parent / "assets"
+# What Blocks.launch takes besides the app: the page's style sheet and the cards' script.
+PAGE_ASSETS: dict[str, Any] = {
+    "css_paths": [ASSETS / "app.css"],
+    "head_paths": [ASSETS / "head.html"],
+}
+# Replaying an exported trace: how fast, as a multiple of the recorded pace (0: a step per
+# click; None: everything at once). A recorded pause longer than MAX_REPLAY_GAP_S is shortened.
+REPLAY_SPEEDS: dict[str, float | None] = {
+    "recorded pace": 1.0,
+    "4× faster": 4.0,
+    "¼ speed": 0.25,
+    "one step per click": 0.0,
+    "all at once": None,
+}
+MAX_REPLAY_GAP_S = 2.0
+REPLAY_STOPS = (TurnStarted, StepFinished, TurnFinished)  # where a step-per-click replay halts
 
 log = logging.getLogger("recteam.ui")
 
 
 @dataclass
 class TabSession:
-    """What one browser tab knows: its session id, its trace, its picks, its model choices."""
+    """What one browser tab knows: its session id, its trace, its model choices, and an
+    exported trace it is replaying."""
 
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     events: list[TraceEvent] = field(default_factory=list)
-    picks: list[RecommendedItem] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)  # role -> model chosen in this tab
+    replay: list[TraceEvent] = field(default_factory=list)  # an export being replayed, if any
+    replay_stops: list[int] = field(default_factory=list)  # its events shown at each step
+    replay_at: int = 0
+
+
+def replay_stops(events: list[TraceEvent]) -> list[int]:
+    """How many of `events` a step-per-click replay shows at each click: up to a turn's start
+    (the user's message), each agent step's end, the turn's end; the last click shows all."""
+    stops = [i + 1 for i, e in enumerate(events) if isinstance(e, REPLAY_STOPS)]
+    return stops if stops and stops[-1] == len(events) else [*stops, len(events)]
+
+
+def _step_said(events: list[TraceEvent]) -> str:
+    """The last event shown, in words, for the replay's status line."""
+    last = events[-1] if events else None
+    if isinstance(last, StepFinished):
+        started = [e for e in events if isinstance(e, StepStarted) and e.step_id == last.step_id]
+        return f"{last.agent} · {started[0].title if started else 'a step'}"
+    if isinstance(last, TurnStarted):
+        return f"turn {last.turn}: the user's message"
+    if isinstance(last, TurnFinished):
+        return f"turn {last.turn}: the reply"
+    return ""
 
 
 def _role_endpoint(settings: Settings, role: Role) -> Endpoint:
@@ -109,6 +143,10 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
     # Downloads are copied into the cache Gradio serves from (GRADIO_TEMP_DIR), as Blocks do.
     files = UserFiles.at(settings.memory.path, cache=Path(get_upload_folder()))
     memory = MemoryPanel(rec.store.memories, files)
+
+    def chat_of(events: list[TraceEvent]) -> list[gr.ChatMessage]:
+        # ui.posters off: no card asks the browser for a remote image.
+        return render_chat(events, posters=settings.ui.posters)
 
     def clients_for(tab: TabSession) -> RoleClients:
         chosen = {
@@ -162,11 +200,11 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             gr.Warning(mistake)
             notice = gr.ChatMessage(role="assistant", content=f"⚠️ {mistake}")
             yield (
-                [*render_chat(tab.events), notice],
+                [*chat_of(tab.events), notice],
                 message,
                 *(gr.skip(),) * 2,
                 tab,
-                *(gr.skip(),) * 2,
+                gr.skip(),
                 *skip_memory,
             )
             return
@@ -178,15 +216,13 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             ):
                 tab.events.append(event)
                 if isinstance(event, TurnFinished):
-                    tab.picks = list(event.items) or tab.picks
                     profile, rows = panels(tab, user)
                     yield (
-                        render_chat(tab.events),
+                        chat_of(tab.events),
                         "",
                         profile,
                         rows,
                         tab,
-                        tab.picks,
                         export_file(tab, user),
                         *await asyncio.to_thread(memory.view, user),
                     )
@@ -197,43 +233,60 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
                     # A redraw per step start and end (not per thought or tool call): the page
                     # shows progress without re-sending the whole chat two dozen times a turn.
                     yield (
-                        render_chat(tab.events),
+                        chat_of(tab.events),
                         "",
                         gr.skip(),
                         gr.skip(),
                         tab,
-                        gr.skip(),
                         gr.skip(),
                         *skip_memory,
                     )
         except RecteamError as exc:  # bad input, an unreachable model or store: a plain sentence
             del tab.events[start:]
             gr.Warning(str(exc))
-            history = render_chat(tab.events) + [
+            history = chat_of(tab.events) + [
                 gr.ChatMessage(role="user", content=message),
                 gr.ChatMessage(role="assistant", content=f"⚠️ {exc}"),
             ]
-            yield history, message, gr.skip(), gr.skip(), tab, gr.skip(), gr.skip(), *skip_memory
+            yield history, message, gr.skip(), gr.skip(), tab, gr.skip(), *skip_memory
+
+    async def judge(
+        item_id: str,
+        verdict: bool | Verdict,
+        user: str,
+        tab: TabSession | None,
+        request: gr.Request,
+    ) -> tuple[Any, ...]:
+        """A 👍, 👎 or "seen it" on a film: recorded, then the chat says so in a line."""
+        tab = tab or TabSession()
+        user = who(user, request)
+        try:
+            tab.events += await rec.feedback(user, tab.session_id, item_id, verdict)
+        except RecteamError as exc:
+            gr.Warning(str(exc))
+        profile, _ = panels(tab, user)
+        return (
+            chat_of(tab.events),
+            profile,
+            tab,
+            export_file(tab, user),
+            *memory.view(user),
+        )
 
     async def feedback(
         item_id: str, liked: bool, user: str, tab: TabSession | None, request: gr.Request
     ) -> tuple[Any, ...]:
-        tab = tab or TabSession()
-        user = who(user, request)
-        try:
-            tab.events += await rec.feedback(user, tab.session_id, item_id, liked)
-        except RecteamError as exc:
-            gr.Warning(str(exc))
-        tab.picks = [p for p in tab.picks if p.id != item_id] if not liked else tab.picks
-        profile, _ = panels(tab, user)
-        return (
-            render_chat(tab.events),
-            profile,
-            tab,
-            tab.picks,
-            export_file(tab, user),
-            *memory.view(user),
-        )
+        return await judge(item_id, liked, user, tab, request)
+
+    async def on_card(
+        action: str, user: str, tab: TabSession | None, request: gr.Request
+    ) -> tuple[Any, ...]:
+        """A card's button: `action` is "verdict:item id" (see render.item_cards)."""
+        verdict, _, item_id = (action or "").partition(":")
+        if verdict not in VERDICTS or not item_id:
+            log.info("web: a card button sent %r, which is no feedback", action[:80])
+            return (gr.skip(),) * (4 + len(memory.outputs))
+        return await judge(item_id, verdict, user, tab, request)  # type: ignore[arg-type]
 
     def forget(user: str, tab: TabSession | None, request: gr.Request) -> tuple[Any, ...]:
         tab = tab or TabSession()
@@ -248,7 +301,6 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             profile,
             rows,
             fresh,
-            [],
             None,
             gr.update(visible=False),
             *memory.view(user),
@@ -268,7 +320,7 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
         if not events:
             return gr.skip(), tab
         tab.events += events
-        return render_chat(tab.events), tab
+        return chat_of(tab.events), tab
 
     def profile_of(user: str, tab: TabSession | None) -> str:
         state = rec.dialogue_state(user, tab.session_id) if tab else None
@@ -278,20 +330,66 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
         user = who(user, request)
         return profile_of(user, tab), *memory.view(user)
 
-    def replay(path: str | None, tab: TabSession | None) -> tuple[Any, ...]:
+    async def replay(
+        path: str | None, speed: str, tab: TabSession | None
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """An exported trace, shown in the chat at its recorded pace (or faster), a step per
+        click, or all at once. Yields (chat, candidates, file box, next button, status, tab)."""
+        tab = tab or TabSession()
         if not path:
-            return gr.skip(), gr.skip(), gr.skip()
+            yield (gr.skip(),) * 5 + (tab,)
+            return
         try:
             events = list(load_jsonl(Path(path)))
         except (ValueError, OSError, UnicodeDecodeError) as exc:
             name = Path(path).name
             log.info("web: replay of %s refused: %s", name, exc)
             gr.Warning(f"{name} is not a recteam trace export: {str(exc)[:300]}.")
-            return gr.skip(), gr.skip(), None
+            yield gr.skip(), gr.skip(), None, gr.skip(), gr.skip(), tab
+            return
         finally:
             files.discard_upload(Path(path))  # read once: no copy of it stays on the server
-        gr.Info(f"Replaying {len(events)} events from the export.")
-        return render_chat(events), candidate_rows(events), None
+        tab.replay, tab.replay_stops, tab.replay_at = events, replay_stops(events), 0
+        pace = REPLAY_SPEEDS.get(speed, 1.0)
+        if pace == 0.0:  # a step per click: the first stop now, the next one per "Next step"
+            yield *replay_step(tab), tab
+            return
+        if pace is not None:
+            previous = events[0].ts if events else 0.0
+            for i, event in enumerate(events[:-1]):
+                if not isinstance(event, VISIBLE_CHANGES):
+                    continue
+                # The recorded time since the last change shown; a long pause is shortened.
+                gap = min(MAX_REPLAY_GAP_S, max(0.0, event.ts - previous) / pace)
+                previous = event.ts
+                if gap > 0:
+                    await asyncio.sleep(gap)
+                shown = events[: i + 1]
+                status = f"Replaying {i + 1} of {len(events)} events: {_step_said(shown)}"
+                yield chat_of(shown), candidate_rows(shown), None, gr.skip(), status, tab
+        done = f"Replayed {len(events)} events from the export."
+        yield chat_of(events), candidate_rows(events), None, gr.update(visible=False), done, tab
+
+    def replay_step(tab: TabSession) -> tuple[Any, ...]:
+        """The replay's next stop: (chat, candidates, file box, next button, status)."""
+        stops = tab.replay_stops
+        upto = stops[min(tab.replay_at, len(stops) - 1)] if stops else 0
+        shown = tab.replay[:upto]
+        more = tab.replay_at + 1 < len(stops)
+        tab.replay_at += 1
+        status = f"Step {min(tab.replay_at, len(stops))} of {len(stops)}: {_step_said(shown)}"
+        return (
+            chat_of(shown),
+            candidate_rows(shown),
+            None,
+            gr.update(visible=more),
+            status if more else f"{status}. The end of the export.",
+        )
+
+    def next_step(tab: TabSession | None) -> tuple[Any, ...]:
+        if tab is None or not tab.replay:
+            return (gr.skip(),) * 3 + (gr.update(visible=False), gr.skip(), tab)
+        return *replay_step(tab), tab
 
     def set_model(role: str):
         def handler(model: str, tab: TabSession | None) -> TabSession:
@@ -303,9 +401,10 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
 
     with gr.Blocks(title="recteam", analytics_enabled=False) as demo:
         tab_state = gr.State(None)  # a TabSession, created on the tab's first action
-        picks_state = gr.State([])
         gr.Markdown(
-            "## 🎬 recteam · a team of agents finds your next film\nOpen any step to see what that agent read, thought, called and returned."
+            "## 🎬 recteam · a team of agents finds your next film\nOpen any step to see what "
+            "that agent read, thought, called and returned; tell the team what you think of a "
+            "pick with the buttons on its card."
         )
         with gr.Row():
             with gr.Column(scale=3):
@@ -313,6 +412,7 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
                     elem_id="chat",
                     height=620,
                     label="Chat",
+                    show_label=False,  # the page's heading says what it is; a label overlaps it
                     feedback_options=None,
                     buttons=["copy"],
                 )
@@ -325,38 +425,9 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
                         placeholder="e.g. something like Arrival but lighter, nothing before 2000, no horror",
                     )
                     send_btn = gr.Button("Send", elem_id="send", variant="primary", scale=1)
-                with gr.Column(elem_id="picks"):
-
-                    @gr.render(inputs=[picks_state, tab_state])
-                    def render_picks(picks: list[RecommendedItem], tab: TabSession | None) -> None:
-                        if not picks:
-                            gr.Markdown(
-                                "_Your picks will appear here, with 👍 / 👎 to tell the team._"
-                            )
-                            return
-                        gr.Markdown("**Your picks**: tell the team what you think")
-                        for pick in picks:
-                            with gr.Row(elem_classes="pick"):
-                                gr.Markdown(
-                                    f"**{pick.title}** ({pick.year}) · {', '.join(pick.genres[:3])}"
-                                )
-                                up = gr.Button(
-                                    "👍", elem_classes="like", size="sm", scale=0, min_width=50
-                                )
-                                down = gr.Button(
-                                    "👎", elem_classes="dislike", size="sm", scale=0, min_width=50
-                                )
-                                for button, liked in ((up, True), (down, False)):
-                                    button.click(
-                                        feedback,
-                                        inputs=[
-                                            gr.State(pick.id),
-                                            gr.State(liked),
-                                            user,
-                                            tab_state,
-                                        ],
-                                        outputs=feedback_outputs,
-                                    )
+                # A card's button fills this box and presses this button (assets/head.html).
+                card_action = gr.Textbox(elem_id="card-action", visible="hidden")
+                card_go = gr.Button("card", elem_id="card-go", visible="hidden")
 
             with gr.Column(scale=2):
                 user = gr.Textbox(
@@ -397,13 +468,32 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
                         )
                 with gr.Accordion("Trace export and replay", open=False):
                     export = gr.DownloadButton(
-                        "Download this session's trace (JSON lines)", elem_id="export", value=None
+                        "Download this session's trace (JSON lines)",
+                        elem_id="export",
+                        value=None,
+                        size="sm",
+                    )
+                    replay_speed = gr.Radio(
+                        list(REPLAY_SPEEDS),
+                        value="recorded pace",
+                        label="Replay speed",
+                        elem_id="replay-speed",
                     )
                     replay_file = gr.File(
                         label="Open an exported trace to replay it",
                         elem_id="replay-file",
                         file_types=[".jsonl"],
+                        height=120,
                     )
+                    with gr.Row():
+                        replay_status = gr.Markdown(elem_id="replay-status")
+                        next_btn = gr.Button(
+                            "Next step ▶",
+                            elem_id="replay-next",
+                            size="sm",
+                            visible=False,
+                            scale=0,
+                        )
                 forget_btn = gr.Button("Forget me", elem_id="forget", variant="stop", size="sm")
                 with gr.Row(visible=False) as confirm_row:
                     confirm_btn = gr.Button(
@@ -417,8 +507,8 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
                     )
 
         memory_outputs = memory.outputs
-        feedback_outputs = [chat, profile, tab_state, picks_state, export, *memory_outputs]
-        outputs = [chat, message, profile, candidates, tab_state, picks_state, export]
+        feedback_outputs = [chat, profile, tab_state, export, *memory_outputs]
+        outputs = [chat, message, profile, candidates, tab_state, export]
         outputs += memory_outputs
         limit = settings.ui.concurrency
         send_btn.click(
@@ -435,6 +525,12 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             api_visibility="private",
             concurrency_limit=limit,
         )
+        card_go.click(
+            on_card,
+            inputs=[card_action, user, tab_state],
+            outputs=feedback_outputs,
+            api_visibility="private",
+        )
         forget_btn.click(lambda: gr.update(visible=True), outputs=confirm_row)
         cancel_btn.click(lambda: gr.update(visible=False), outputs=confirm_row)
         confirm_btn.click(
@@ -445,7 +541,6 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
                 profile,
                 candidates,
                 tab_state,
-                picks_state,
                 export,
                 confirm_row,
                 *memory_outputs,
@@ -453,8 +548,15 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             ],
             api_name="forget",
         )
+        replay_outputs = [chat, candidates, replay_file, next_btn, replay_status, tab_state]
         replay_file.upload(
-            replay, inputs=[replay_file, tab_state], outputs=[chat, candidates, replay_file]
+            replay,
+            inputs=[replay_file, replay_speed, tab_state],
+            outputs=replay_outputs,
+            api_visibility="private",
+        )
+        next_btn.click(
+            next_step, inputs=[tab_state], outputs=replay_outputs, api_visibility="private"
         )
         user.change(
             show_memory,
@@ -488,8 +590,8 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
                 api_visibility="private",
             )
 
-        # A plain API for scripts (gradio_client): one feedback call without the picks panel,
-        # and the caller's memory as the panel shows it.
+        # A plain API for scripts (gradio_client): one feedback call without the cards, and the
+        # caller's memory as the panel shows it.
         api_item, api_liked = gr.Textbox(visible=False), gr.Checkbox(visible=False)
         gr.Button(visible=False).click(
             feedback,

@@ -263,7 +263,7 @@ def serve(
     if not os.environ.get(CACHE_ENV):
         os.environ[CACHE_ENV] = str(private_dir(default_ui_cache(settings.memory.path)))
 
-    from recteam.ui.app import CSS, build_app
+    from recteam.ui.app import PAGE_ASSETS, build_app
 
     rec = _recommender(model)
     demo = build_app(rec, settings, signed_in=bool(logins))
@@ -275,7 +275,7 @@ def serve(
     demo.launch(
         server_name=host,
         server_port=port,
-        css=CSS,
+        **PAGE_ASSETS,
         show_error=False,
         quiet=False,
         share=False,

@@ -52,7 +52,7 @@ ICONS = {
 # What the candidate bus shows, narrow enough for the side column at 1440 px: the genres are on
 # the cards, the reasons are the two largest signals in words.
 CANDIDATE_HEADERS = ["#", "title", "year", "relevance", "why (top reasons)", "fit"]
-CANDIDATE_WIDTHS: list[str | int] = ["6%", "24%", "11%", "17%", "31%", "11%"]
+CANDIDATE_WIDTHS: list[str | int] = ["5%", "21%", "11%", "21%", "31%", "11%"]
 
 
 def _short(value: Any, limit: int = 400) -> str:
@@ -169,18 +169,31 @@ class _Step:
         )
 
 
-_FEEDBACK = re.compile(r"^(liked|disliked): (.+)$")
+_FEEDBACK = re.compile(r"^(liked|disliked|seen): (.+)$")
+# What a card's buttons say, and the line the chat keeps after one is pressed.
+CARD_ACTIONS = (("liked", "👍 Like"), ("disliked", "👎 Not for me"), ("seen", "👁 Seen it"))
+_SAID = {
+    "liked": "👍 You liked **{film}**: the next picks will lean towards it.",
+    "disliked": "👎 You disliked **{film}**: it won't come back.",
+    "seen": "👁 You've seen **{film}**: it won't be suggested again.",
+}
+_VERDICT = {
+    "liked": "👍 You liked it",
+    "disliked": "👎 Not for you: it won't come back",
+    "seen": "👁 Seen: it won't be suggested again",
+}
+
+
+def _feedback_of(started: StepStarted) -> tuple[str, str] | None:
+    """(verdict, film label) of a card button's or the API's feedback step, else None."""
+    m = _FEEDBACK.match(started.title) if started.agent == "user_analyst" else None
+    return (m.group(1), m.group(2)) if m else None
 
 
 def _feedback_line(started: StepStarted) -> str:
     """'👎 You disliked Ocean's Twelve (2004): it won't come back.' for a button's step."""
-    m = _FEEDBACK.match(started.title) if started.agent == "user_analyst" else None
-    if m is None:
-        return ""
-    film = _safe(m.group(2))
-    if m.group(1) == "liked":
-        return f"👍 You liked **{film}**: the next picks will lean towards it."
-    return f"👎 You disliked **{film}**: it won't come back."
+    said = _feedback_of(started)
+    return _SAID[said[0]].format(film=_safe(said[1])) if said else ""
 
 
 def _safe(text: str) -> str:
@@ -190,16 +203,41 @@ def _safe(text: str) -> str:
     return text.replace("<", "&lt;").replace(">", "&gt;").replace("![", "[")
 
 
-def item_cards(items: Sequence[RecommendedItem]) -> str:
-    """A card per pick: title, year, genres and why it fits (HTML; every value escaped)."""
+def _film_label(item: RecommendedItem) -> str:
+    return f"{item.title} ({item.year})" if item.year else item.title
+
+
+def item_cards(
+    items: Sequence[RecommendedItem],
+    verdicts: dict[str, str] | None = None,
+    posters: bool = True,
+) -> str:
+    """A card per pick: the poster (when the catalog has one and `posters` is on), title, year,
+    genres, why it fits, and buttons to like it, dislike it or say it was seen; a film already
+    judged (`verdicts`: label -> verdict) shows what was said instead. HTML; every value escaped.
+    A button's value is "verdict:item id": the page's script (ui/app.py) sends it to the team."""
+    verdicts = verdicts or {}
     cards = []
     for item in items:
         genres = "".join(f'<span class="rt-genre">{html.escape(g)}</span>' for g in item.genres[:4])
+        poster = getattr(item, "poster", None) if posters else None
+        image = f'<img class="rt-poster" src="{html.escape(poster)}" alt="">' if poster else ""
+        said = verdicts.get(_film_label(item))
+        if said:
+            acts = f'<div class="rt-verdict">{_VERDICT[said]}</div>'
+        else:
+            acts = "".join(
+                f'<button class="rt-act rt-{verdict}" value="{html.escape(f"{verdict}:{item.id}")}">'
+                f"{text}</button>"
+                for verdict, text in CARD_ACTIONS
+            )
+            acts = f'<div class="rt-acts">{acts}</div>'
         cards.append(
-            f'<div class="rt-card"><div class="rt-card-title"><b>{html.escape(item.title)}</b>'
+            f'<div class="rt-card">{image}<div class="rt-card-body">'
+            f'<div class="rt-card-title"><b>{html.escape(item.title)}</b>'
             f' <span class="rt-year">({item.year or "?"})</span></div>'
             f'<div class="rt-genres">{genres}</div>'
-            f'<div class="rt-why">{html.escape(item.reason)}</div></div>'
+            f'<div class="rt-why">{html.escape(item.reason)}</div>{acts}</div></div>'
         )
     return f'<div class="rt-cards">{"".join(cards)}</div>'
 
@@ -219,8 +257,16 @@ def _reply_text(done: TurnFinished, fallbacks: Sequence[ModelNotice]) -> str:
     return text
 
 
-def render_chat(events: Iterable[TraceEvent]) -> list[ChatMessage]:
-    """Every turn in `events`: the user's message, a group of agent steps, the reply."""
+def render_chat(events: Iterable[TraceEvent], posters: bool = True) -> list[ChatMessage]:
+    """Every turn in `events`: the user's message, a group of agent steps, the reply and its
+    cards (`posters`: with the catalog's poster thumbnails)."""
+    events = list(events)
+    # What was said of each film with a button, later or earlier: its cards show it.
+    verdicts = {
+        judged[1]: judged[0]
+        for e in events
+        if isinstance(e, StepStarted) and (judged := _feedback_of(e))
+    }
     messages: list[ChatMessage] = []
     steps: dict[str, _Step] = {}
     group: ChatMessage | None = None
@@ -285,8 +331,8 @@ def render_chat(events: Iterable[TraceEvent]) -> list[ChatMessage]:
                     },
                 )
                 messages.append(group)
-                if line := _feedback_line(event):
-                    said.append(line)
+            if line := _feedback_line(event):  # one line per button pressed, in order
+                said.append(line)
             steps[event.step_id] = _Step(event)
             group_steps.append(steps[event.step_id])
         elif isinstance(event, TurnFinished):
@@ -295,7 +341,11 @@ def render_chat(events: Iterable[TraceEvent]) -> list[ChatMessage]:
             close_group(event)
             messages.append(ChatMessage(role="assistant", content=_reply_text(event, fallbacks)))
             if event.items:
-                messages.append(ChatMessage(role="assistant", content=item_cards(event.items)))
+                messages.append(
+                    ChatMessage(
+                        role="assistant", content=item_cards(event.items, verdicts, posters)
+                    )
+                )
         elif (step_id := getattr(event, "step_id", None)) in steps:
             steps[step_id].add(event)
     close_group(None)
