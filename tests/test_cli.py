@@ -6,8 +6,16 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
+import typer
+from typer.testing import CliRunner, Result
+
+from recteam.memory.user_memory import MemoryRecord
+from recteam.ui import cli
 from tests.conftest import FILMS
 
 
@@ -74,7 +82,7 @@ def test_a_wrong_setting_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
 
 def test_unknown_title_is_a_plain_error(tmp_path: Path) -> None:
     done = recteam("search", "--like", "Jurasic Park", "--json", cwd=tmp_path)
-    assert done.returncode == 2
+    assert done.returncode == 2 and done.stdout == ""
     assert "no film titled 'Jurasic Park'" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -156,3 +164,108 @@ def test_a_changed_catalog_file_updates_the_store_once(tmp_path: Path) -> None:
     assert "Zzyzx Road" in second.stdout
     third = recteam("search", "Zzyzx Road", "--json", cwd=tmp_path, env=env)
     assert "changed since" not in third.stderr and "First start" not in third.stderr
+
+
+# --json: stdout holds only JSON, or nothing when the command fails (cli.JSON_RULE).
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
+    """`recteam ARGS` in this process on a fresh store, stdout and stderr apart."""
+    monkeypatch.setenv("RECTEAM_MEMORY__PATH", str(tmp_path / "store"))
+    monkeypatch.setenv("RECTEAM_CATALOG__PATH", str(FILMS))
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+        cli.close_store()
+        cli.state.settings = None
+        return runner.invoke(cli.app, list(args), env=env, input=input)
+
+    yield invoke
+    cli.close_store()
+    cli.state.settings = None
+
+
+def _json_only(done: Result) -> object:
+    assert done.exit_code == 0, (done.stdout, done.stderr, done.exception)
+    return json.loads(done.stdout)
+
+
+def _nothing_on_stdout(done: Result, code: int, said: str) -> None:
+    assert (done.exit_code, done.stdout) == (code, ""), (done.stdout, done.stderr, done.exception)
+    assert said in done.stderr and "Traceback" not in done.stderr
+
+
+def test_every_json_command_prints_json_alone_or_nothing_when_it_fails(run: Run) -> None:
+    # the first start prepares the catalog: its notice and progress go to stderr
+    done = run("search", "space adventure", "-k", "3", "--json")
+    assert done.exit_code == 0, (done.stderr, done.exception)
+    assert "First start: preparing the catalog" in done.stderr and "Ingested" in done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(rows) == 3 and all(
+        set(r) == {"id", "title", "year", "genres", "score"} for r in rows
+    )
+    assert run("search", "Zzyzx", "--genre", "Western", "--year-min", "2030", "--json").stdout == ""
+    _nothing_on_stdout(run("search", "--like", "Jurasic Park", "--json"), 2, "no film titled")
+    _nothing_on_stdout(run("search", "x", "--json", "--interactive"), 2, "do not go together")
+    _nothing_on_stdout(
+        run("search", "x", "--json", env={"RECTEAM_MEMORY__BACKEND": "qdrnt"}),
+        2,
+        "memory.backend",
+    )
+
+    _nothing_on_stdout(run("memory", "list", "--user", "ana", "--json"), 1, "nothing is stored")
+    _nothing_on_stdout(run("memory", "export", "--user", "ana"), 1, "nothing is stored")
+    cli.get_store().memories.add(MemoryRecord(user_id="ana", kind="feedback", text="liked Heat"))
+    listed = _json_only(run("memory", "list", "--user", "ana", "--json"))
+    assert isinstance(listed, list) and [r["text"] for r in listed] == ["liked Heat"]
+    assert _json_only(run("memory", "list", "--user", "ana", "--kind", "plan", "--json")) == []
+    exported = _json_only(run("memory", "export", "--user", "ana"))
+    assert isinstance(exported, dict) and exported["count"] == 1
+    _nothing_on_stdout(
+        run("memory", "list", "--user", "ana", "--kind", "feelings", "--json"), 1, "feelings"
+    )
+
+
+def _json_commands(group: Any, prefix: str = "") -> dict[str, Any]:
+    """Every command under `group` with a --json option, by its full name."""
+    found: dict[str, Any] = {}
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            found.update(_json_commands(command, f"{prefix}{name} "))
+        elif any("--json" in getattr(p, "opts", ()) for p in command.params):
+            found[f"{prefix}{name}"] = command
+    return found
+
+
+def test_the_json_commands_are_known_and_their_help_states_the_rule(run: Run) -> None:
+    commands = _json_commands(typer.main.get_command(cli.app))
+    # a new --json command belongs in the test above (or, in cli_chat/cli_eval, in their tests)
+    assert set(commands) == {
+        "search",
+        "memory list",
+        "ask",
+        "eval redial",
+        "eval redial-profile",
+        "eval understanding",
+    }
+    assert "stdout stays empty" in run("--help").stdout
+    for name in ("search", "memory list"):
+        option = next(p for p in commands[name].params if "--json" in getattr(p, "opts", ()))
+        assert "stdout stays empty" in (option.help or ""), name
+
+
+def test_ingest_help_states_the_field_limit(run: Run) -> None:
+    text = " ".join(run("ingest", "--help").stdout.split())
+    assert "a field over 1,000,000 characters (the limit)" in text
+    assert "--encoding" in text and "not UTF-8" in text
+
+
+def test_the_search_prompt_survives_a_usage_error_and_help(run: Run) -> None:
+    done = run("search", "-i", input="moon --bogus\n--help\nmartian -k 1\n\n")
+    assert done.exit_code == 0, (done.stderr, done.exception)
+    assert "error: No such option: --bogus" in done.stderr
+    assert "--year-min" in done.stdout  # the help, then the prompt again
+    assert "The Martian" in done.stdout.split("--year-min")[-1]

@@ -1,5 +1,7 @@
 """The `recteam` command line: ingest a catalog, search it, and (for now) `make run`'s
-interactive search prompt. Every error a person can fix is one plain sentence, exit code 2."""
+interactive search prompt. Every error a person can fix is one plain sentence on stderr, exit
+code 2. With --json, stdout holds only JSON: progress, notices and errors go to stderr, and a
+command that fails prints nothing on stdout (JSON_RULE, said in --help)."""
 
 from __future__ import annotations
 
@@ -8,30 +10,59 @@ import shlex
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
-import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from recteam.errors import RecteamError
 from recteam.memory.catalog import SearchRequest, SearchResult
+from recteam.memory.catalog_files import MAX_FIELD_CHARS
 from recteam.memory.ingest import IngestReport, ingest_path
 from recteam.memory.store import MemoryStore, open_store
 from recteam.orchestration.model_clients import build_embedder
 from recteam.orchestration.settings import Settings, load_settings
 from recteam.ui.progress import progress_bar
 
-__all__ = ["app", "main"]
+__all__ = ["JSON_RULE", "app", "fail", "json_help", "main"]
+
+# What every --json option promises; the top-level help says it, and each option's help.
+JSON_RULE = (
+    "With --json, stdout holds only JSON (progress, notices and the first start's catalog "
+    "preparation go to stderr); when the command fails, stdout stays empty, the reason is one "
+    "line on stderr and the exit code is not 0 (2: a setting or input to fix)."
+)
+
+
+def json_help(what: str) -> str:
+    """A --json option's help: what it prints, then the rule."""
+    return (
+        f"{what} Stdout holds this JSON alone; when the command fails, stdout stays empty, the "
+        "reason is on stderr and the exit code is not 0."
+    )
+
+
+class _Commands(typer.core.TyperGroup):
+    """Every command's RecteamError becomes one sentence on stderr and exit code 2, the same
+    under `recteam` as under typer's test runner."""
+
+    def invoke(self, ctx: Any) -> Any:  # a click Context: typer's own copy of click since 0.29
+        try:
+            return super().invoke(ctx)
+        except RecteamError as exc:
+            raise fail(str(exc), code=2) from None
+
 
 app = typer.Typer(
     name="recteam",
+    cls=_Commands,
     help=(
         "recteam: a team of agents that recommends films through conversation, over one shared "
         "Qdrant memory. Works with no key and no server: the catalog and the vector store are "
         "embedded. Settings come from recteam.toml, RECTEAM_* variables and .env "
-        "(see recteam.example.toml)."
+        f"(see recteam.example.toml).\n\n{JSON_RULE}"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -39,6 +70,12 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # one error, one line, however narrow
+
+
+def fail(sentence: str, code: int = 1) -> typer.Exit:
+    """Prints `sentence` as the error on stderr; returns the exit to raise."""
+    err_console.print(f"[red]error:[/] {escape(sentence)}", highlight=False)
+    return typer.Exit(code)
 
 
 class _State:
@@ -74,14 +111,27 @@ def close_store() -> None:
 
 
 def _print_report(report: IngestReport, show: int = 20, out: Console = console) -> None:
-    for problem in report.problems[:show]:
-        err_console.print(f"[yellow]skipped[/] {problem}", highlight=False)
-    if len(report.problems) > show:
-        err_console.print(f"[yellow]... and {len(report.problems) - show} more skipped rows[/]")
+    """Every skipped file, the first `show` skipped rows and what a folder held that is no
+    catalog file on stderr; the summary on `out`."""
+    shown = 0
+    for problem in report.problems:
+        if problem.file in report.skipped_files or shown < show:
+            err_console.print(f"[yellow]skipped[/] {escape(str(problem))}", highlight=False)
+            shown += problem.file not in report.skipped_files
+    if report.bad_rows > shown:
+        err_console.print(f"[yellow]... and {report.bad_rows - shown:,} more skipped rows[/]")
+    if report.ignored:
+        names = ", ".join(p.name for p in report.ignored)
+        err_console.print(
+            f"[yellow]not read[/] (not .csv, .tsv, .jsonl or .json): {escape(names)}",
+            highlight=False,
+        )
+    files = len(report.skipped_files)
     out.print(
         f"Ingested {report.items:,} items ({report.new_items:,} new, {report.updated_items:,} updated) "
         f"from {len(report.files)} file(s) in {report.seconds:.1f} s "
-        f"({report.items_per_second:,.0f} items/s); skipped {len(report.problems):,} bad rows"
+        f"({report.items_per_second:,.0f} items/s); skipped {report.bad_rows:,} bad rows"
+        f"{f' and {files} unreadable file(s)' if files else ''}"
         f"{f', merged {report.duplicates:,} duplicates' if report.duplicates else ''}. "
         f"The catalog now holds {report.catalog_size:,} items.",
         highlight=False,
@@ -136,11 +186,29 @@ def _root(
     state.config = config
 
 
-@app.command()
+INGEST_HELP = f"""Add films to the catalog from CSV, JSON lines or wikipedia-movies JSON.
+
+Columns / keys: title (required), year, genres and cast (lists, or '|'-separated in CSV),
+id, slug, description (also: overview, plot, summary, extract), popularity, poster.
+CSV may be separated by commas, semicolons or tabs (.tsv).
+
+Bad rows are reported with file and line and skipped: a field over {MAX_FIELD_CHARS:,}
+characters (the limit), a number that is not finite (NaN, Infinity), more fields than the header
+(an unquoted comma), a quote never closed. Text is UTF-8, with or without a byte-order mark (or
+UTF-16 with one); a file in another encoding is named with the --encoding to pass. In a folder, a
+file that cannot be read (empty, another encoding, no title column, a broken .gz) is named and
+skipped while the others go in. Ingesting the same file twice adds no duplicates, and an
+interrupted or killed ingest leaves the previous catalog as it was.
+"""
+
+
+@app.command(help=INGEST_HELP)
 def ingest(
     path: Annotated[
         Path,
-        typer.Argument(help="A .csv, .jsonl or .json file (optionally .gz), or a folder of them."),
+        typer.Argument(
+            help="A .csv, .tsv, .jsonl or .json file (optionally .gz), or a folder of them."
+        ),
     ],
     replace: Annotated[
         bool,
@@ -152,20 +220,11 @@ def ingest(
         Optional[str],  # noqa: UP045 - typer needs Optional on 3.11
         typer.Option(
             "--encoding",
-            help="The files' text encoding, e.g. cp1252 or latin-1 (default: UTF-8, with or "
-            "without a byte-order mark).",
+            help="The encoding of files that are not UTF-8, e.g. cp1252 or latin-1 (UTF-8 "
+            "files, with or without a byte-order mark, are read as UTF-8 whatever this says).",
         ),
     ] = None,
 ) -> None:
-    """Add films to the catalog from CSV, JSON lines or wikipedia-movies JSON.
-
-    Columns / keys: title (required), year, genres and cast (lists, or '|'-separated in CSV),
-    id, slug, description (also: overview, plot, summary, extract), popularity.
-    Bad rows are reported with file and line and skipped; in a folder, a file that cannot be read
-    (empty, not UTF-8, no title column) is named and skipped while the others go in. A field may
-    hold up to 1,000,000 characters. Ingesting the same file twice adds no duplicates, and an
-    interrupted ingest leaves the previous catalog as it was.
-    """
     store = get_store()
     try:
         report = _ingest(store, path, replace, encoding=encoding)
@@ -254,7 +313,13 @@ def search(
     ] = 10,
     as_json: Annotated[
         bool,
-        typer.Option("--json", help="One JSON object per result: id, title, year, genres, score."),
+        typer.Option(
+            "--json",
+            help=json_help(
+                "One JSON object a line, one line a result: id, title, year, genres, score (no "
+                "line when nothing matches)."
+            ),
+        ),
     ] = False,
     interactive: Annotated[
         bool, typer.Option("--interactive", "-i", help="Keep asking for searches at a prompt.")
@@ -267,6 +332,8 @@ def search(
     """
     if year_min is not None and year_max is not None and year_min > year_max:
         raise RecteamError(f"--year-min {year_min} is after --year-max {year_max}")
+    if as_json and interactive:
+        raise RecteamError("--json and --interactive do not go together: a prompt is not JSON")
     request = SearchRequest(
         query=query or "",
         genres=genre,
@@ -314,9 +381,9 @@ def _interactive(store: MemoryStore) -> None:
             command.main(["search", *args], standalone_mode=False)
         except RecteamError as exc:
             err_console.print(f"[red]error:[/] {exc}")
-        except click.ClickException as exc:  # usage errors: print them and keep the prompt
-            err_console.print(f"[red]error:[/] {exc.format_message()}")
-        except click.exceptions.Exit:  # --help inside the prompt
+        except typer.TyperException as exc:  # usage errors: print them and keep the prompt
+            err_console.print(f"[red]error:[/] {escape(exc.format_message())}", highlight=False)
+        except typer.Exit:  # raised by --help in typer versions before 0.29
             pass
 
 
@@ -338,8 +405,8 @@ from recteam.ui import cli_bench, cli_chat, cli_eval, cli_memory, cli_models  # 
 def main() -> None:
     try:
         app()
-    except RecteamError as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False)
+    except RecteamError as exc:  # raised outside a command (commands' are _Commands' to print)
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
     finally:
         close_store()

@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 from rich.table import Table
 
 from recteam.memory.colike import forget_likes
 from recteam.memory.user_memory import MEMORY_KINDS, MemoryRecord
-from recteam.ui.cli import app, console, err_console, get_settings, get_store
+from recteam.ui.cli import app, console, err_console, fail, get_settings, get_store, json_help
 from recteam.ui.memory_view import export_document, memory_rows, record_json
 from recteam.ui.user_files import UserFiles, write_private
 
@@ -41,8 +40,7 @@ UserOpt = Annotated[
 
 
 def _fail(sentence: str) -> typer.Exit:
-    err_console.print(f"[red]error:[/] {sentence}", highlight=False)
-    return typer.Exit(1)
+    return fail(sentence, code=1)
 
 
 def _records(user: str, kinds: tuple[str, ...] = ()) -> list[MemoryRecord]:
@@ -67,7 +65,8 @@ def list_(
     as_json: Annotated[
         bool,
         typer.Option(
-            "--json", help="A JSON list (id, kind, text, data, session_id, created_at) only."
+            "--json",
+            help=json_help("A JSON list of records: id, kind, text, data, session_id, created_at."),
         ),
     ] = False,
 ) -> None:
@@ -194,7 +193,7 @@ def _delete_everything(user: str, yes: bool) -> None:
         what = f"{count} record(s)" + (f" and {len(files)} file(s)" if files else "")
         try:
             sure = typer.confirm(f"Delete {what} about {user!r}? This cannot be undone")
-        except click.Abort:  # no answer (end of input)
+        except typer.Abort:  # no answer (end of input)
             sure = False
         if not sure:
             raise _fail("nothing was deleted (add --yes to delete without being asked)")
