@@ -180,6 +180,19 @@ def test_each_card_has_like_dislike_and_seen_buttons_until_one_is_pressed() -> N
     ]
 
 
+def test_a_card_shows_the_catalog_poster_unless_posters_are_off() -> None:
+    url = "https://upload.wikimedia.org/wikipedia/en/d/df/Arrival%2C_Movie_Poster.jpg"
+    with_poster = ARRIVAL.model_copy(update={"poster": url})
+    cards = item_cards([with_poster, ARRIVAL])
+    assert re.findall(r'<img class="rt-poster" src="([^"]+)"', cards) == [url]
+    assert 'referrerpolicy="no-referrer"' in cards
+    assert "<img" not in item_cards([with_poster], posters=False)
+    events = turn_events()
+    events[-1] = events[-1].model_copy(update={"items": [with_poster]})
+    assert url in str(render_chat(events)[-1].content)
+    assert "<img" not in str(render_chat(events, posters=False)[-1].content)
+
+
 def test_a_card_button_value_escapes_the_item_id() -> None:
     odd = ARRIVAL.model_copy(update={"id": 'x"><img src=y>'})
     cards = item_cards([odd])

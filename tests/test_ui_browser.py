@@ -8,6 +8,7 @@ missing). Without the browser, and without root to install it, the test skips an
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Iterator
@@ -35,6 +36,14 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 20_000  # for any one wait; an offline turn takes about a second
+FILMS = ROOT / "tests" / "fixtures" / "films.jsonl"
+# The fixture catalog's poster URLs: the only addresses outside this machine a page may ask for.
+POSTERS = {
+    film["thumbnail"]: film["title"]
+    for film in map(json.loads, FILMS.read_text().splitlines())
+    if film.get("thumbnail")
+}
+POSTERS_ASKED: list[str] = []
 
 
 @pytest.fixture(scope="session")
@@ -67,12 +76,13 @@ def page(
     JavaScript error or attempt to reach outside this machine."""
     outside: list[str] = []
     errors: list[str] = []
+    POSTERS_ASKED.clear()
 
     def loopback_only(route: Route) -> None:
         if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
             route.continue_()
-        else:
-            outside.append(route.request.url)
+        else:  # a catalog poster may be asked for (and is not served here), nothing else
+            (POSTERS_ASKED if route.request.url in POSTERS else outside).append(route.request.url)
             route.abort()
 
     with sync_playwright() as pw:
@@ -127,6 +137,16 @@ def test_ask_open_a_step_dislike_a_pick_and_ask_again(page: Page) -> None:
     first = _send(page, "I want a crime film from the 90s", turn=1)
     assert first, "the reply names no film in bold"
     _expect_cards(page, 1, first)
+    # Posters: the browser asks the catalog's address for each pick that has one (not served
+    # here), and a poster that cannot load leaves no empty frame on its card.
+    with_poster = {title for title in POSTERS.values() if title in first}
+    assert with_poster, f"none of {first} has a poster in the fixture catalog"
+    for _ in range(100):  # the image requests follow the cards' rendering
+        if {POSTERS[url] for url in POSTERS_ASKED} >= with_poster:
+            break
+        page.wait_for_timeout(100)
+    assert {POSTERS[url] for url in POSTERS_ASKED} == with_poster
+    expect(page.locator("#chat img.rt-poster:visible")).to_have_count(0)
     _shot(page, "02-first-reply")
 
     # 2. A finished turn is one folded group of agent steps; opening it, then the searcher's

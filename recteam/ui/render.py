@@ -220,8 +220,14 @@ def item_cards(
     cards = []
     for item in items:
         genres = "".join(f'<span class="rt-genre">{html.escape(g)}</span>' for g in item.genres[:4])
-        poster = getattr(item, "poster", None) if posters else None
-        image = f'<img class="rt-poster" src="{html.escape(poster)}" alt="">' if poster else ""
+        poster = item.poster if posters else None
+        # Loaded by the browser from the catalog's host, told nothing of the page it is on.
+        image = (
+            f'<img class="rt-poster" src="{html.escape(poster)}" alt="" loading="lazy" '
+            'referrerpolicy="no-referrer">'
+            if poster
+            else ""
+        )
         said = verdicts.get(_film_label(item))
         if said:
             acts = f'<div class="rt-verdict">{_VERDICT[said]}</div>'
