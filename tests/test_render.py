@@ -8,6 +8,7 @@ from recteam.agents.dialogue_state import DialogueState, Request
 from recteam.agents.messages import ItemRef, PreferenceProfile, RecommendedItem
 from recteam.agents.trace import (
     MemoryAccess,
+    ModelCalled,
     ModelNotice,
     StepFinished,
     StepOutput,
@@ -151,6 +152,36 @@ def test_a_turn_in_progress_shows_pending_steps() -> None:
     assert messages[1].metadata["status"] == "pending"
     assert [m.metadata.get("status") for m in messages[2:]] == ["done", "pending"]
     assert len(messages) == 4  # no reply yet
+
+
+def test_a_model_call_shows_its_reasoning_and_its_whole_prompt_folded() -> None:
+    call = ModelCalled(
+        **S,
+        agent="responder",
+        step_id="r1",
+        model="openai/gpt-4o-mini",
+        messages=[
+            {"role": "system", "content": "You write the reply."},
+            {"role": "user", "content": "Films: Arrival ``` </details> done"},
+        ],
+        reply='{"text": "Try Arrival."}',
+        reasoning="The user wants something quiet.",
+        prompt_tokens=120,
+        completion_tokens=30,
+    )
+    events = [
+        StepStarted(**S, agent="responder", step_id="r1", title="writing", model="gpt"),
+        call,
+    ]
+    step = render_chat(events)[-1]
+    text = str(step.content)
+    assert "📨 **openai/gpt-4o-mini** · 120+30 tokens" in text
+    assert "🧠 The user wants something quiet." in text
+    assert "<summary>the whole prompt (2 messages)</summary>" in text
+    assert "[system]\nYou write the reply." in text and "[user]\nFilms: Arrival" in text
+    assert "<summary>the model's answer</summary>" in text and "Try Arrival." in text
+    # The prompt cannot close the fold early: its fences are neutralised.
+    assert text.count("```") == 4
 
 
 def test_cards_escape_catalog_text() -> None:

@@ -101,11 +101,29 @@ def _fields(value: Any) -> str:
         if v not in (None, "", [], {})
     ]
     raw = json.dumps(value, ensure_ascii=False, indent=1, default=str)
-    if len(raw) > RAW_CHARS:  # every streamed update re-sends the chat: keep it light
-        raw = raw[:RAW_CHARS] + "\n… (the rest is in the trace export)"
-    raw = raw.replace(FENCE, "'''")
-    folded = f"<details><summary>raw JSON</summary>\n\n{FENCE}json\n{raw}\n{FENCE}\n\n</details>"
-    return "\n".join(rows[:10]) + "\n\n" + folded
+    return "\n".join(rows[:10]) + "\n\n" + _folded("raw JSON", raw, "json")
+
+
+def _folded(summary: str, text: str, lang: str = "") -> str:
+    """`text` verbatim under a click-to-open summary, capped: every streamed update re-sends
+    the chat, so it stays light (the trace export has all of it)."""
+    if len(text) > RAW_CHARS:
+        text = text[:RAW_CHARS] + "\n… (the rest is in the trace export)"
+    text = text.replace(FENCE, "'''")
+    return f"<details><summary>{summary}</summary>\n\n{FENCE}{lang}\n{text}\n{FENCE}\n\n</details>"
+
+
+def _prompt(call: ModelCalled) -> str:
+    """A model call's prompt: its last message in a line, every message (role: content) and
+    the model's raw answer folded under it."""
+    last = call.messages[-1]["content"] if call.messages else ""
+    sent = "\n\n".join(f"[{m.get('role', '?')}]\n{m.get('content', '')}" for m in call.messages)
+    return (
+        f"✉️ prompt (last message): {_code(_short(last, 300))}\n\n"
+        + _folded(f"the whole prompt ({len(call.messages)} messages)", sent)
+        + "\n"
+        + _folded("the model's answer", call.reply)
+    )
 
 
 class _Step:
@@ -141,8 +159,7 @@ class _Step:
             )
             if event.reasoning:
                 self.lines.append(f"🧠 {_safe(_short(event.reasoning, 600))}")
-            prompt = event.messages[-1]["content"] if event.messages else ""
-            self.lines.append(f"✉️ prompt (last message): {_code(_short(prompt, 400))}")
+            self.lines.append(_prompt(event))
         elif isinstance(event, StepOutput):
             self.lines.append(f"📤 **{event.payload_type}**\n{_fields(event.payload)}")
         elif isinstance(event, StepFinished):
