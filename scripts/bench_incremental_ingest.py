@@ -101,13 +101,13 @@ def one_run(store_path: Path, folder: Path, run: int) -> tuple[dict[str, float],
     store.backend.upsert = _timed(t, "write (one upsert)", store.backend.upsert)  # type: ignore[method-assign]
     store.backend.flush = _timed(t, "flush", store.backend.flush)  # type: ignore[method-assign]
     read_items = ingest.read_items
-    ingest.read_items = _timed(t, "read file", read_items)  # type: ignore[assignment]
+    ingest.read_items = _timed(t, "read file", read_items)
     try:
         started = time.perf_counter()
         report = ingest_path(store, rows)
         whole = time.perf_counter() - started
     finally:
-        ingest.read_items = read_items  # type: ignore[assignment]
+        ingest.read_items = read_items
     inner = sum(t[s] for s in ("read file", "embed rows", "write (one upsert)", "flush"))
     t["rest of ingest_path"] = whole - inner
     t["ingest_path"] = whole
