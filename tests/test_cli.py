@@ -269,3 +269,25 @@ def test_the_search_prompt_survives_a_usage_error_and_help(run: Run) -> None:
     assert "error: No such option: --bogus" in done.stderr
     assert "--year-min" in done.stdout  # the help, then the prompt again
     assert "The Martian" in done.stdout.split("--year-min")[-1]
+
+
+def test_ingest_prints_its_summary_alone_on_stdout_and_a_bad_file_with_no_bar(
+    run: Run, tmp_path: Path
+) -> None:
+    folder = tmp_path / "films"
+    folder.mkdir()
+    (folder / "a.csv").write_text("title,year\nMoon,2009\nOops,99999\n")
+    (folder / "b.csv").write_bytes("title,year\n[/x] Amélie,2001\n".encode("cp1252"))
+    (folder / "notes.txt").write_text("my films")
+    done = run("ingest", str(folder))
+    assert done.exit_code == 0, (done.stderr, done.exception)
+    assert done.stdout.startswith("Ingested 1 items (1 new, 0 updated) from 1 file(s)")
+    assert "skipped 1 bad rows and 1 unreadable file(s)" in " ".join(done.stdout.split())
+    assert len(done.stdout.strip().splitlines()) == 1  # the progress bar is on stderr
+    err = " ".join(done.stderr.split())
+    assert "Ingesting films" in err and f"{folder / 'a.csv'}:3: year" in err
+    assert f"{folder / 'b.csv'}:2: not UTF-8 text" in err and "'[/x] Amélie,2001'" in err
+    assert "not read (not .csv, .tsv, .jsonl or .json): notes.txt" in err
+    alone = run("ingest", str(folder / "b.csv"))
+    assert (alone.exit_code, alone.stdout) == (2, "")
+    assert "Ingesting" not in alone.stderr and "--encoding cp1252" in alone.stderr

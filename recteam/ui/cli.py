@@ -140,13 +140,9 @@ def _print_report(report: IngestReport, show: int = 20, out: Console = console) 
 
 
 def _ingest(
-    store: MemoryStore,
-    path: Path,
-    replace: bool,
-    out: Console = console,
-    encoding: str | None = None,
+    store: MemoryStore, path: Path, replace: bool, encoding: str | None = None
 ) -> IngestReport:
-    with progress_bar(out, f"Ingesting {path.name}") as (start, advance):
+    with progress_bar(err_console, f"Ingesting {path.name}") as (start, advance):
         return ingest_path(
             store, path, replace=replace, on_start=start, progress=advance, encoding=encoding
         )
@@ -170,7 +166,7 @@ def ensure_catalog(store: MemoryStore) -> None:
     else:
         err_console.print(f"First start: preparing the catalog from {path} (this happens once).")
     # Housekeeping before a command's own output: on stderr, so `ask --json` prints JSON only.
-    _print_report(_ingest(store, path, replace=False, out=err_console), show=5, out=err_console)
+    _print_report(_ingest(store, path, replace=False), show=5, out=err_console)
     record_catalog(path, settings.memory.path)
 
 
@@ -186,20 +182,24 @@ def _root(
     state.config = config
 
 
-INGEST_HELP = f"""Add films to the catalog from CSV, JSON lines or wikipedia-movies JSON.
-
-Columns / keys: title (required), year, genres and cast (lists, or '|'-separated in CSV),
-id, slug, description (also: overview, plot, summary, extract), popularity, poster.
-CSV may be separated by commas, semicolons or tabs (.tsv).
-
-Bad rows are reported with file and line and skipped: a field over {MAX_FIELD_CHARS:,}
-characters (the limit), a number that is not finite (NaN, Infinity), more fields than the header
-(an unquoted comma), a quote never closed. Text is UTF-8, with or without a byte-order mark (or
-UTF-16 with one); a file in another encoding is named with the --encoding to pass. In a folder, a
-file that cannot be read (empty, another encoding, no title column, a broken .gz) is named and
-skipped while the others go in. Ingesting the same file twice adds no duplicates, and an
-interrupted or killed ingest leaves the previous catalog as it was.
-"""
+INGEST_HELP = "\n\n".join(
+    (
+        "Add films to the catalog from CSV, JSON lines or wikipedia-movies JSON.",
+        "Columns / keys: title (required), year, genres and cast (lists, or '|'-separated in "
+        "CSV), id, slug, description (also: overview, plot, summary, extract), popularity, "
+        "poster. CSV may be separated by commas, semicolons or tabs (.tsv).",
+        "Bad rows are reported with file and line and skipped: a field over "
+        f"{MAX_FIELD_CHARS:,} characters (the limit), a number that is not finite (NaN, "
+        "Infinity), more fields than the header (an unquoted comma), a quote never closed.",
+        "Text is UTF-8, with or without a byte-order mark (or UTF-16 with one); a file in "
+        "another encoding is named with the --encoding to pass. In a folder, a file that cannot "
+        "be read (empty, another encoding, no title column, a broken .gz) is named and skipped "
+        "while the others go in.",
+        "Ingesting the same file twice adds no duplicates, and an interrupted or killed ingest "
+        "leaves the previous catalog as it was. Progress and problems go to stderr, the summary "
+        "to stdout.",
+    )
+)
 
 
 @app.command(help=INGEST_HELP)

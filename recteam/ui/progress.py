@@ -12,6 +12,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -31,8 +32,10 @@ class RateColumn(ProgressColumn):
 def progress_bar(
     console: Console, description: str
 ) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
-    """Yields (start(total), advance(n)) callbacks driving one bar."""
-    with Progress(
+    """Yields (start(total), advance(n)) callbacks driving one bar. The bar appears at the first
+    call, so work that fails before it starts (a file that cannot be read) leaves no empty bar
+    above its error."""
+    progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -42,13 +45,23 @@ def progress_bar(
         TimeRemainingColumn(),
         console=console,
         transient=False,
-    ) as progress:
-        task = progress.add_task(description, total=None)
+    )
+    tasks: list[TaskID] = []
 
-        def start(total: int) -> None:
-            progress.update(task, total=total, completed=0)
+    def start(total: int | None) -> None:
+        if not tasks:
+            progress.start()
+            tasks.append(progress.add_task(description, total=total))
+        else:
+            progress.update(tasks[0], total=total, completed=0)
 
-        def advance(n: int) -> None:
-            progress.advance(task, n)
+    def advance(n: int) -> None:
+        if not tasks:
+            start(None)
+        progress.advance(tasks[0], n)
 
+    try:
         yield start, advance
+    finally:
+        if tasks:
+            progress.stop()
