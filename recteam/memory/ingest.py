@@ -256,8 +256,8 @@ def ingest_path(
     encoding: str | None = None,
 ) -> IngestReport:
     """Reads `path` (UTF-8, with or without a byte-order mark; files that are not UTF-8 in
-    `encoding`), then adds its items to the catalog (or, with `replace`, makes the catalog exactly its items).
-    Raises IngestError, with the catalog untouched, when nothing is valid."""
+    `encoding`), then adds its items to the catalog (or, with `replace`, makes the catalog
+    exactly its items). Raises IngestError, with the catalog untouched, when nothing is valid."""
     started = time.perf_counter()
     report = IngestReport()
     items = read_items(path, report, encoding)
