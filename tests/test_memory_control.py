@@ -271,8 +271,9 @@ def test_the_web_panel_lists_deletes_exports_and_forget_me_removes_the_files(
     workdir = live_app.log.parent
     user = "memory-panel-user"
     client = Client(live_app, verbose=False, download_files=str(tmp_path))
-    client.predict("I want a crime film from the 90s", user, api_name="/send")
-    client.predict("more like that", user, api_name="/send")
+    for message in ("I want a crime film from the 90s", "more like that"):
+        client.predict(message, user, api_name="/send")
+        client.predict(user, api_name="/panels")  # as the page does after each turn
 
     entries = _memory(client, user)
     kinds = [label.split(" · ")[1] for label, _ in entries]

@@ -7,7 +7,8 @@
 Starts nothing itself. Each session is a gradio_client Client of its own (a browser tab: its own
 gr.State), driven from its own thread, with its own user name; it sends --turns messages one after
 another, each waiting for the previous reply. Per turn it measures the time from sending to the
-final reply; to the first streamed update that shows an agent's step (what a person first sees
+final reply and the side panels drawn after it (/send, then /panels, as the page does); to the
+first streamed update that shows an agent's step (what a person first sees
 happen); the turn's own duration as the app reports it (the rest of the turn time is queueing,
 rendering and streaming); and the number of streamed updates. At the end every session's chat
 must hold exactly its own messages, in order, and none of another session's (cross-talk).
@@ -56,7 +57,9 @@ FOLLOW_UPS = [
     "any {genre} film from another decade{tag}",
     "something lighter, still {genre}{tag}",
 ]
-POLL_S = 0.01
+POLL_S = (
+    0.05  # each session's thread looks at its job this often (the client runs on this machine too)
+)
 
 
 @dataclass
@@ -137,6 +140,11 @@ def _run_turn(client: Any, session: Session, message: str, timeout_s: float) -> 
         final = job.result(timeout=max(1.0, deadline - time.perf_counter()))
     except Exception as exc:  # the turn failed on the server: record it, go on with the others
         turn.error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return turn
+    try:  # what the page does next: the side panels, once the turn is over
+        client.predict(session.user, api_name="/panels")
+    except Exception as exc:
+        turn.error = f"the panels failed: {type(exc).__name__}: {str(exc)[:200]}"
         return turn
     turn.seconds = time.perf_counter() - start
     if math.isnan(turn.first_step_s) and _shows_a_step(final):

@@ -51,6 +51,7 @@ from recteam.ui.render import (
     candidate_rows,
     profile_markdown,
     render_chat,
+    verdicts_of,
 )
 from recteam.ui.user_files import UserFiles
 
@@ -87,6 +88,12 @@ class TabSession:
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     events: list[TraceEvent] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)  # role -> model chosen in this tab
+    trace: Path | None = None  # this session's trace file, written at the end of each turn
+    # The chat of the finished turns, drawn once (and again only when a verdict changes a card):
+    # each streamed update of a turn re-draws the turn in progress only.
+    drawn: list[gr.ChatMessage] = field(default_factory=list)
+    drawn_key: tuple[int, tuple[tuple[str, str], ...]] = (0, ())
+    finished_upto: int = 0  # events up to the last TurnFinished
     replay: list[TraceEvent] = field(default_factory=list)  # an export being replayed, if any
     replay_stops: list[int] = field(default_factory=list)  # its events shown at each step
     replay_at: int = 0
@@ -148,6 +155,17 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
         # ui.posters off: no card asks the browser for a remote image.
         return render_chat(events, posters=settings.ui.posters)
 
+    def live_chat(tab: TabSession) -> list[gr.ChatMessage]:
+        """The tab's chat: the finished turns as drawn before, then what came since."""
+        verdicts = verdicts_of(tab.events)
+        key = (tab.finished_upto, tuple(sorted(verdicts.items())))
+        if key != tab.drawn_key:
+            done = tab.events[: tab.finished_upto]
+            tab.drawn = render_chat(done, posters=settings.ui.posters, verdicts=verdicts)
+            tab.drawn_key = key
+        since = tab.events[tab.finished_upto :]
+        return tab.drawn + render_chat(since, posters=settings.ui.posters, verdicts=verdicts)
+
     def clients_for(tab: TabSession) -> RoleClients:
         chosen = {
             r: label
@@ -172,10 +190,13 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             return str(login)
         return (typed or "").strip() or default
 
-    def export_file(tab: TabSession, user: str) -> str | None:
-        if not tab.events:
-            return None
-        return str(files.offer(files.write_trace(user, tab.session_id, tab.events)))
+    def save_trace(tab: TabSession, user: str) -> None:
+        """The session's trace file, rewritten after every turn and button: nothing is lost."""
+        if tab.events:
+            tab.trace = files.write_trace(user, tab.session_id, tab.events)
+
+    def export_file(tab: TabSession) -> str | None:
+        return str(files.offer(tab.trace)) if tab.trace and tab.trace.exists() else None
 
     def panels(tab: TabSession, user: str) -> tuple[str, list[list[Any]]]:
         state = rec.dialogue_state(user, tab.session_id)
@@ -184,9 +205,10 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
     async def send(
         message: str, user: str, tab: TabSession | None, request: gr.Request
     ) -> AsyncIterator[tuple[Any, ...]]:
+        """A turn, streamed: (chat, message box, tab) per visible change. The side panels are
+        drawn once the turn is over (`after_turn`), not re-sent with every update."""
         tab = tab or TabSession()
         user = who(user, request, default="")
-        skip_memory = memory.skip()
         mistake = (
             "Type a message first."
             if not message.strip()
@@ -199,14 +221,7 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             log.info("web: a turn was not run: %s", mistake)
             gr.Warning(mistake)
             notice = gr.ChatMessage(role="assistant", content=f"⚠️ {mistake}")
-            yield (
-                [*chat_of(tab.events), notice],
-                message,
-                *(gr.skip(),) * 2,
-                tab,
-                gr.skip(),
-                *skip_memory,
-            )
+            yield [*live_chat(tab), notice], message, tab
             return
         start = len(tab.events)
         drawn = 0.0
@@ -216,39 +231,33 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             ):
                 tab.events.append(event)
                 if isinstance(event, TurnFinished):
-                    profile, rows = panels(tab, user)
-                    yield (
-                        chat_of(tab.events),
-                        "",
-                        profile,
-                        rows,
-                        tab,
-                        export_file(tab, user),
-                        *await asyncio.to_thread(memory.view, user),
-                    )
+                    tab.finished_upto = len(tab.events)
+                    await asyncio.to_thread(save_trace, tab, user)
+                    yield live_chat(tab), "", tab
                 elif isinstance(event, VISIBLE_CHANGES) or (
                     isinstance(event, ReplyChunk) and time.monotonic() - drawn >= STREAM_REDRAW_S
                 ):
                     drawn = time.monotonic()
                     # A redraw per step start and end (not per thought or tool call): the page
                     # shows progress without re-sending the whole chat two dozen times a turn.
-                    yield (
-                        chat_of(tab.events),
-                        "",
-                        gr.skip(),
-                        gr.skip(),
-                        tab,
-                        gr.skip(),
-                        *skip_memory,
-                    )
+                    yield live_chat(tab), "", tab
         except RecteamError as exc:  # bad input, an unreachable model or store: a plain sentence
             del tab.events[start:]
             gr.Warning(str(exc))
-            history = chat_of(tab.events) + [
+            history = live_chat(tab) + [
                 gr.ChatMessage(role="user", content=message),
                 gr.ChatMessage(role="assistant", content=f"⚠️ {exc}"),
             ]
-            yield history, message, gr.skip(), gr.skip(), tab, gr.skip(), *skip_memory
+            yield history, message, tab
+
+    def after_turn(user: str, tab: TabSession | None, request: gr.Request) -> tuple[Any, ...]:
+        """The side panels once a turn is over: profile, candidate bus, trace download, memory."""
+        tab = tab or TabSession()
+        user = who(user, request, default="")
+        if not user:
+            return (gr.skip(),) * (3 + len(memory.outputs))
+        profile, rows = panels(tab, user)
+        return profile, rows, export_file(tab), *memory.view(user)
 
     async def judge(
         item_id: str,
@@ -264,12 +273,13 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             tab.events += await rec.feedback(user, tab.session_id, item_id, verdict)
         except RecteamError as exc:
             gr.Warning(str(exc))
+        await asyncio.to_thread(save_trace, tab, user)
         profile, _ = panels(tab, user)
         return (
-            chat_of(tab.events),
+            live_chat(tab),
             profile,
             tab,
-            export_file(tab, user),
+            export_file(tab),
             *memory.view(user),
         )
 
@@ -320,7 +330,7 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
         if not events:
             return gr.skip(), tab
         tab.events += events
-        return chat_of(tab.events), tab
+        return live_chat(tab), tab
 
     def profile_of(user: str, tab: TabSession | None) -> str:
         state = rec.dialogue_state(user, tab.session_id) if tab else None
@@ -508,22 +518,20 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
 
         memory_outputs = memory.outputs
         feedback_outputs = [chat, profile, tab_state, export, *memory_outputs]
-        outputs = [chat, message, profile, candidates, tab_state, export]
-        outputs += memory_outputs
         limit = settings.ui.concurrency
-        send_btn.click(
-            send,
-            inputs=[message, user, tab_state],
-            outputs=outputs,
-            api_name="send",
-            concurrency_limit=limit,
+        # A turn streams the chat only; the panels follow once, when it is over. A script on the
+        # API calls /send, then /panels for what the side column shows.
+        panel_outputs = [profile, candidates, export, *memory_outputs]
+        sent: dict[str, Any] = {
+            "inputs": [message, user, tab_state],
+            "outputs": [chat, message, tab_state],
+        }
+        after: dict[str, Any] = {"inputs": [user, tab_state], "outputs": panel_outputs}
+        send_btn.click(send, **sent, api_name="send", concurrency_limit=limit).then(
+            after_turn, **after, api_name="panels"
         )
-        message.submit(
-            send,
-            inputs=[message, user, tab_state],
-            outputs=outputs,
-            api_visibility="private",
-            concurrency_limit=limit,
+        message.submit(send, **sent, api_visibility="private", concurrency_limit=limit).then(
+            after_turn, **after, api_visibility="private"
         )
         card_go.click(
             on_card,

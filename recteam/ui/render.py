@@ -39,6 +39,7 @@ __all__ = [
     "item_cards",
     "profile_markdown",
     "render_chat",
+    "verdicts_of",
 ]
 
 ICONS = {
@@ -280,16 +281,25 @@ def _reply_text(done: TurnFinished, fallbacks: Sequence[ModelNotice]) -> str:
     return text
 
 
-def render_chat(events: Iterable[TraceEvent], posters: bool = True) -> list[ChatMessage]:
-    """Every turn in `events`: the user's message, a group of agent steps, the reply and its
-    cards (`posters`: with the catalog's poster thumbnails)."""
-    events = list(events)
-    # What was said of each film with a button, later or earlier: its cards show it.
-    verdicts = {
+def verdicts_of(events: Iterable[TraceEvent]) -> dict[str, str]:
+    """Film label -> what was last said of it with a button ("liked", "disliked", "seen")."""
+    return {
         judged[1]: judged[0]
         for e in events
         if isinstance(e, StepStarted) and (judged := _feedback_of(e))
     }
+
+
+def render_chat(
+    events: Iterable[TraceEvent],
+    posters: bool = True,
+    verdicts: dict[str, str] | None = None,
+) -> list[ChatMessage]:
+    """Every turn in `events`: the user's message, a group of agent steps, the reply and its
+    cards (`posters`: with the catalog's poster thumbnails). A card shows the verdict given to
+    its film (`verdicts`; by default those given in `events`, before or after the card)."""
+    events = list(events)
+    verdicts = verdicts_of(events) if verdicts is None else verdicts
     messages: list[ChatMessage] = []
     steps: dict[str, _Step] = {}
     group: ChatMessage | None = None
