@@ -194,9 +194,10 @@ def test_ask_says_so_and_exits_non_zero_when_every_model_failed(
     }
     done = recteam("ask", "a comedy from the 90s", "--json", cwd=tmp_path, env=env)
 
-    assert done.returncode == 1, done.stderr
-    out = __import__("json").loads(done.stdout.strip().splitlines()[-1])
-    assert out["error"] is None and out["reply"]  # the offline policy still answered
+    assert done.returncode == 3, done.stderr
+    out = __import__("json").loads(done.stdout)  # stdout holds the JSON alone
+    assert out["offline_only"] and out["reply"]  # the offline policy still answered
+    assert "every configured model failed" in done.stderr
     assert set(out["fell_back"]) >= {"manager", "user_analyst", "responder"}
     notices = [e for e in out["trace"] if e["kind"] == "model_notice"]
     assert notices and all("notice" in e for e in notices)  # its own kind, not the event's

@@ -13,7 +13,16 @@ import typer
 
 from recteam.agents.trace import ReplyChunk, TraceEvent, TurnFinished, dump_jsonl
 from recteam.errors import RecteamError
-from recteam.ui.cli import app, console, ensure_catalog, err_console, get_settings, get_store
+from recteam.ui.cli import (
+    app,
+    console,
+    ensure_catalog,
+    err_console,
+    fail,
+    get_settings,
+    get_store,
+    json_help,
+)
 from recteam.ui.trace_text import event_line, event_summary, turn_footer
 
 if TYPE_CHECKING:
@@ -30,7 +39,7 @@ def _recommender(model: str | None) -> Recommender:
     llm = settings.llm.every_role(model) if model else settings.llm
     store = get_store()
     ensure_catalog(store)
-    with console.status("Loading the catalog index…"):
+    with err_console.status("Loading the catalog index…"):  # progress: stderr, not the output
         return Recommender(store, llm, settings.team, build_role_clients(llm))
 
 
@@ -166,23 +175,27 @@ def ask(
         bool,
         typer.Option(
             "--json",
-            help='One JSON object: {"act", "reply", "items", "trace", "session", "error", '
-            '"fell_back"}.',
+            help=json_help(
+                'One JSON object: {"act", "reply", "items", "trace", "session", "fell_back", '
+                '"offline_only"}.'
+            ),
         ),
     ] = False,
     trace_out: TraceOpt = None,
 ) -> None:
     """Run one turn without a prompt. Pass --session to continue a dialogue across calls.
 
-    Exit code 0 when the team answered; 1 when the turn failed, or when every configured model
-    failed and the offline policy answered alone (the reply is still printed); 2 for a setting
-    or input to fix."""
+    Exit code 0 when the team answered; 3 when every configured model failed and the offline
+    policy answered alone (the reply is still printed, "offline_only" is true); 1 when the turn
+    failed (nothing on stdout, the reason on stderr); 2 for a setting or input to fix."""
     rec = _recommender(model)
     session_id = session or uuid.uuid4().hex[:12]
     events = asyncio.run(_turn(rec, user, message, session_id, verbose=False, live=not as_json))
     done = next(e for e in reversed(events) if isinstance(e, TurnFinished))
     if trace_out:
         dump_jsonl(events, trace_out)
+    if done.error:  # no answer: stdout stays empty, the reason is on stderr
+        raise fail(f"the turn failed: {done.error}") if as_json else typer.Exit(1)
     if as_json:
         out = {
             "act": done.act,
@@ -193,14 +206,19 @@ def ask(
             ],
             "trace": [event_summary(e) for e in events if getattr(e, "agent", None)],
             "session": session_id,
-            "error": done.error,
             "fell_back": done.fell_back,
+            "offline_only": done.offline_only,
         }
         print(json.dumps(out, ensure_ascii=False))
+        if done.offline_only:
+            err_console.print(
+                "[yellow]warning:[/] every configured model failed this turn, so the offline "
+                "policy answered alone; `recteam models check` says why"
+            )
     else:
         console.print(f"[dim]session {session_id} (continue with --session {session_id})[/]")
-    if done.error or done.offline_only:
-        raise typer.Exit(1)
+    if done.offline_only:
+        raise typer.Exit(3)
 
 
 @app.command()
