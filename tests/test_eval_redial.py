@@ -306,3 +306,46 @@ def test_holdout_splits_by_dialogue_not_by_turn() -> None:
     assert all(len(sides) == 1 for sides in side.values())  # a dialogue is never cut in two
     result = fit_weights(pools, {"x": 0.1}, rounds=1, holdout=True)
     assert result.held_out_dialogues == sum(1 for sides in side.values() if True in sides)
+
+
+# the evaluation store ----------------------------------------------------------------------------
+def test_eval_memory_stores_unread_kinds_unembedded_and_fails_a_read_that_returns_one(
+    tmp_path: Path, embedder
+) -> None:
+    from recteam.evaluation.redial_store import open_eval_store
+    from recteam.memory.user_memory import MemoryRecord
+
+    store = open_eval_store(tmp_path / "store", tmp_path / "cache", embedder)
+    try:
+        mem = store.memories
+        episode = MemoryRecord(
+            user_id="u", kind="episode", text="user: a heist film", session_id="s"
+        )
+        lesson = MemoryRecord(user_id="u", kind="reflection", text="no heist films")
+        mem.add_many([episode, lesson])
+        # nothing embedded the episode's text; the lesson is found by meaning as before
+        assert not store.embedder.cached([episode.text]) and store.embedder.cached([lesson.text])
+        found = mem.nearest("u", store.embedder.embed_query("heist"), ("reflection",))
+        assert [r.id for r in found] == [lesson.id]
+        # recall reads episodes of other sessions only: none here, so no error
+        assert (
+            mem.nearest("u", store.embedder.embed_query("heist"), ("episode",), not_session="s")
+            == []
+        )
+        with pytest.raises(RuntimeError, match="without an embedding"):
+            mem.nearest("u", store.embedder.embed_query("heist"), ("episode",))
+        mem.delete_user("u")
+        assert mem.count("u") == 0
+    finally:
+        store.close()
+
+
+def test_blas_threads_are_set_for_the_block_and_restored() -> None:
+    from recteam.evaluation.redial_threads import _openblas, blas_threads
+
+    libs = _openblas()
+    before = [get() for get, _ in libs]
+    with blas_threads(1) as found:
+        assert found == bool(libs)
+        assert all(get() == 1 for get, _ in libs)
+    assert [get() for get, _ in libs] == before

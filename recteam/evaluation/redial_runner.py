@@ -46,7 +46,8 @@ from recteam.evaluation.redial_protocol import (
     popularity_scores,
     seed_session,
 )
-from recteam.evaluation.redial_store import load_catalog, open_eval_store
+from recteam.evaluation.redial_store import embed_catalog, load_catalog, open_eval_store
+from recteam.evaluation.redial_threads import blas_threads
 from recteam.evaluation.report import write_results
 from recteam.memory.embeddings import Embedder
 from recteam.memory.settings import SearchSettings
@@ -58,6 +59,7 @@ __all__ = ["EvalConfig", "markdown_table", "ranking_of", "run_redial"]
 TEAM = "recteam"
 NEUTRAL_WEIGHT = 0.3  # where the out-of-fold search starts, for every signal
 Callback = Callable[[int], None]
+Start = Callable[[int, str], None]  # (total, unit: "films" or "turns")
 
 
 @dataclass
@@ -191,7 +193,7 @@ def run_redial(
     config: EvalConfig,
     embedder: Embedder,
     on_stage: Callable[[str], None] = lambda _: None,
-    on_start: Callback = lambda _: None,
+    on_start: Start = lambda _n, _unit: None,
     advance: Callback = lambda _: None,
 ) -> dict[str, Any]:
     """The whole evaluation; `on_stage` names each stage, `on_start`/`advance` drive a bar."""
@@ -241,10 +243,18 @@ def run_redial(
     described: dict[str, int] = {}
     writer = PoolWriter(config.signals_out) if config.signals_out else None
     pools = PoolCollector(weights(), writer)
-    with tempfile.TemporaryDirectory(prefix="recteam-redial-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="recteam-redial-") as tmp,
+        blas_threads(1),  # threads side by side instead (redial_threads.py)
+    ):
         cache = config.cache_dir or Path(tmp) / "cache"
         store = open_eval_store(Path(tmp) / "store", cache, embedder, config.search)
         try:
+            t0 = time.perf_counter()
+            on_stage(f"embedding the catalog ({len(items):,} films, cached ones skipped)")
+            on_start(len(items), "films")
+            embed_catalog(store, items, advance)
+            timings["embed_s"] = time.perf_counter() - t0
             for n, fold in enumerate(splits):
                 stats = fold.statistics()
                 t0 = time.perf_counter()
@@ -266,9 +276,7 @@ def run_redial(
                 described[fold.name] = sum(
                     1 for it in items if not it.description and it.id in said
                 )
-                if n == 0:
-                    on_start(len(items))
-                load_catalog(store, fold_items, progress=advance if n == 0 else None)
+                load_catalog(store, fold_items)
                 # A Recommender per fold: its entity linker breaks ties between films of one
                 # title by popularity, which must be this fold's (counted on the other folds).
                 rec = Recommender(store, config.llm, team_settings, comentions=stats)
@@ -276,7 +284,7 @@ def run_redial(
                 points = [p for d in fold.scored for p in eval_points(d)]
                 on_stage(f"turns of {fold.name}")
                 if n == 0:
-                    on_start(points_total)
+                    on_start(points_total, "turns")
                 t0 = time.perf_counter()
                 for point, (ranking, act, error) in zip(
                     points,

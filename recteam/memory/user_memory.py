@@ -102,13 +102,17 @@ class UserMemory:
         """Writes several records with one embedding batch and one engine call."""
         if not records:
             return []
-        vectors = self.embedder.embed([r.situation or r.text or r.kind for r in records])
+        vectors = self._vectors(records)
         points = [
             PointData(id=r.id, payload=r.model_dump(exclude={"id", "score"}), dense={DENSE: v})
             for r, v in zip(records, vectors, strict=True)
         ]
         self.backend.upsert(self.name, points)
         return list(records)
+
+    def _vectors(self, records: Sequence[MemoryRecord]) -> np.ndarray:
+        """What each record is retrieved by, embedded (one batch)."""
+        return self.embedder.embed([r.situation or r.text or r.kind for r in records])
 
     def query(
         self, user_id: str, text: str, kinds: tuple[str, ...] = (), limit: int = 10
