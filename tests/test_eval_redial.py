@@ -349,3 +349,34 @@ def test_blas_threads_are_set_for_the_block_and_restored() -> None:
         assert found == bool(libs)
         assert all(get() == 1 for get, _ in libs)
     assert [get() for get, _ in libs] == before
+
+
+def test_worker_processes_score_every_turn_of_every_fold(tmp_path: Path, embedder) -> None:
+    import functools
+
+    from recteam.memory.embeddings import load_local_embedder
+    from recteam.memory.settings import EmbeddingSettings
+
+    config = EvalConfig(
+        dialogues=REDIAL / "dialogues.jsonl",
+        movies=REDIAL / "movies.csv",
+        facts=REDIAL / "wikipedia.json",
+        folds=3,
+        cache_dir=tmp_path / "cache",
+        workers=2,
+        in_sample_weights=True,
+    )
+    stages: list[str] = []
+    result = run_redial(
+        config,
+        embedder,
+        on_stage=stages.append,
+        make_embedder=functools.partial(load_local_embedder, EmbeddingSettings()),
+    )
+    assert result["workers"] == 2 and result["errors"] == 0, result["first_errors"]
+    # 3 folds on 2 workers: two whole, the third in two parts
+    assert any("fold 3/3, part 2/2" in s for s in stages) and any(
+        s == "turns of fold 1/3" for s in stages
+    )
+    team = result["systems"]["recteam"]
+    assert result["points"] == 6 and team["targets"] == 8 and team["new_targets"] == 6

@@ -60,11 +60,21 @@ class PoolWriter:
     def write(
         self, key: str, targets: Sequence[str], mentioned: Sequence[str], pool: list[Scored]
     ) -> None:
+        self.write_rows(key, targets, mentioned, [(r.item.id, r.raw) for r in pool])
+
+    def write_rows(
+        self,
+        key: str,
+        targets: Sequence[str],
+        mentioned: Sequence[str],
+        rows: Sequence[tuple[str, Mapping[str, float]]],
+    ) -> None:
+        """`rows`: (film id, its raw signals), in the pool's order."""
         line = {
             "key": key,
             "targets": list(targets),
             "mentioned": sorted(mentioned),
-            "pool": [[r.item.id, {k: round(v, 4) for k, v in r.raw.items()}] for r in pool],
+            "pool": [[i, {k: round(v, 4) for k, v in sig.items()}] for i, sig in rows],
         }
         with self._lock:
             self._fh.write(json.dumps(line, separators=(",", ":")) + "\n")
@@ -151,11 +161,20 @@ class PoolCollector:
         self, key: str, targets: Sequence[str], mentioned: Sequence[str], pool: list[Scored]
     ) -> None:
         """`pool` may be empty (the turn had none): its targets are then misses."""
-        rows = [(r.item.id, r.raw) for r in pool]
+        self.add(key, targets, mentioned, [(r.item.id, r.raw) for r in pool])
+
+    def add(
+        self,
+        key: str,
+        targets: Sequence[str],
+        mentioned: Sequence[str],
+        rows: Sequence[tuple[str, Mapping[str, float]]],
+    ) -> None:
+        """write() of a pool as (film id, raw signals) rows."""
         with self._lock:
             self._builder.add(key, targets, mentioned, rows)
-        if self._writer is not None and pool:
-            self._writer.write(key, targets, mentioned, pool)
+        if self._writer is not None and rows:
+            self._writer.write_rows(key, targets, mentioned, rows)
 
     def pools(self) -> Pools:
         with self._lock:

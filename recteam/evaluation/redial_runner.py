@@ -14,45 +14,28 @@ own ranking with the shipped weights of data/ranking.toml, which were fitted on 
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from recteam.agents.messages import ItemRef
-from recteam.agents.relevance import POOL_RECORDER, Scored, weights
+from recteam.agents.relevance import weights
 from recteam.agents.settings import TeamSettings
-from recteam.agents.trace import StepOutput, TraceEvent, TurnFinished
 from recteam.evaluation.ranking_fit import PoolCollector, PoolWriter, hits, out_of_fold
-from recteam.evaluation.redial_data import (
-    catalog_items,
-    load_dialogues,
-    load_movies,
-    load_wikipedia,
-    said_about,
-)
+from recteam.evaluation.redial_folds import in_process, prepare, ranking_of, run_parts
 from recteam.evaluation.redial_metrics import KS, RecallCounter
-from recteam.evaluation.redial_protocol import (
-    EvalPoint,
-    baseline_rankings,
-    eval_points,
-    folds,
-    popularity_scores,
-    seed_session,
-)
-from recteam.evaluation.redial_store import embed_catalog, load_catalog, open_eval_store
+from recteam.evaluation.redial_protocol import baseline_rankings, eval_points, folds
+from recteam.evaluation.redial_store import embed_catalog, open_eval_store
 from recteam.evaluation.redial_threads import blas_threads
 from recteam.evaluation.report import write_results
 from recteam.memory.embeddings import Embedder
 from recteam.memory.settings import SearchSettings
 from recteam.orchestration.llm_settings import LLMSettings
-from recteam.orchestration.session import Recommender
 
 __all__ = ["EvalConfig", "markdown_table", "ranking_of", "run_redial"]
 
@@ -75,68 +58,12 @@ class EvalConfig:
     team: TeamSettings = field(default_factory=TeamSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     cache_dir: Path | None = None
-    concurrency: int = 3  # turns in flight at once
+    concurrency: int = 3  # turns in flight at once (in each worker process)
+    workers: int = 1  # processes running the folds' turns (needs run_redial's make_embedder)
     signals_out: Path | None = None  # record every turn's ranked pool (for eval fit-ranking)
     describe_from_dialogues: bool = False  # films without a summary: what training dialogues said
     in_sample_weights: bool = False  # report the shipped weights (fitted on ReDial dev) instead
     fit_rounds: int = 10  # coordinate-search rounds of the out-of-fold fit (it stops earlier)
-
-
-def ranking_of(events: list[TraceEvent]) -> list[str]:
-    """The team's ranking: the picks, then the rest of the candidate bus after reflection in the
-    item analyst's order (its last judgement, which is of the final bus), ties by bus rank."""
-    done = next(e for e in reversed(events) if isinstance(e, TurnFinished))
-    fit: dict[str, float] = {}
-    for e in events:
-        if isinstance(e, StepOutput) and e.agent == "item_analyst":
-            fit = {a["item_id"]: a["fit"] for a in e.payload.get("analyses", [])}
-    picks = [i.id for i in done.items]
-    bus = [c.id for c in done.candidates]
-    rest = sorted((c for c in bus if c not in picks), key=lambda c: -fit.get(c, 0.0))
-    return list(dict.fromkeys(picks + rest))
-
-
-async def _team_ranking(
-    rec: Recommender, refs: dict[str, ItemRef], point: EvalPoint, pools: PoolCollector | None = None
-) -> tuple[list[str], str, str | None]:
-    user = point.key
-    message = await asyncio.to_thread(seed_session, rec.store, rec.linker, refs, point, user)
-    last_pool: list[list[Scored]] = []
-    if pools is not None:  # the turn's tasks inherit this context: it sees only its own pools
-        POOL_RECORDER.set(last_pool.append)
-    events = [e async for e in rec.run_turn(user, message, user, act="RECOMMEND")]
-    if pools is not None:  # after a revision, the pool the bus came from; none: all misses
-        pools.write(
-            point.key,
-            point.targets,
-            sorted(point.mentioned),
-            last_pool[-1] if last_pool else [],
-        )
-    await asyncio.to_thread(rec.store.memories.delete_user, user)
-    done = events[-1]
-    assert isinstance(done, TurnFinished)
-    return ranking_of(events), done.act, done.error
-
-
-async def _rank_all(
-    rec: Recommender,
-    refs: dict[str, ItemRef],
-    points: list[EvalPoint],
-    concurrency: int,
-    advance: Callback,
-    pools: PoolCollector | None = None,
-) -> list[tuple[list[str], str, str | None]]:
-    """Every point's team ranking; a few turns at once, each its own user and session (the
-    store work and the embedder release the GIL, so two cores both work)."""
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(point: EvalPoint) -> tuple[list[str], str, str | None]:
-        async with gate:
-            result = await _team_ranking(rec, refs, point, pools)
-        advance(1)
-        return result
-
-    return await asyncio.gather(*(one(p) for p in points))
 
 
 def _counter(new: tuple[dict[int, int], int], every: tuple[dict[int, int], int]) -> RecallCounter:
@@ -195,22 +122,14 @@ def run_redial(
     on_stage: Callable[[str], None] = lambda _: None,
     on_start: Start = lambda _n, _unit: None,
     advance: Callback = lambda _: None,
+    make_embedder: Callable[[], Embedder] | None = None,
 ) -> dict[str, Any]:
-    """The whole evaluation; `on_stage` names each stage, `on_start`/`advance` drive a bar."""
+    """The whole evaluation; `on_stage` names each stage, `on_start`/`advance` drive a bar.
+    With `make_embedder` (a picklable factory of the same embedder) and config.workers > 1, the
+    folds' turns run in that many worker processes."""
     started = time.perf_counter()
-    movies = load_movies(config.movies)
-    dialogues = load_dialogues(config.dialogues, movies)
-    scored = dialogues[: config.limit]
-    train = load_dialogues(config.train, movies) if config.train else None
-    facts = list(load_wikipedia(config.facts)) if config.facts else []
-    items, matched = catalog_items(movies, facts)
-    refs = {it.id: ItemRef(id=it.id, title=it.title, year=it.year) for it in items}
-    # Folds are cut from the whole file, so --limit scores fewer dialogues with the same
-    # statistics a full run uses.
-    splits = folds(scored if train is not None else dialogues, config.folds, train)
-    chosen = {id(d) for d in scored}
-    for fold in splits:
-        fold.scored = [d for d in fold.scored if id(d) in chosen]
+    data = prepare(config)
+    scored, train, items, splits = data.scored, data.train, data.items, data.splits
     # The folds the ranking weights are fitted across: the statistics folds; with a --train
     # file (one statistics fold), folds of the scored dialogues cut the same way.
     weight_folds = (
@@ -238,69 +157,63 @@ def run_redial(
     }
     acts: Counter[str] = Counter()
     errors: list[str] = []
-    points_total = sum(1 for f in splits for d in f.scored for _ in eval_points(d))
-    timings = {"catalog_s": 0.0, "turns_s": 0.0}
-    described: dict[str, int] = {}
+    points_total = sum(len(data.points(n)) for n in range(len(splits)))
+    workers = config.workers if make_embedder is not None else 1
+    timings = {"embed_s": 0.0, "catalog_s": 0.0, "turns_s": 0.0}
     writer = PoolWriter(config.signals_out) if config.signals_out else None
     pools = PoolCollector(weights(), writer)
     with (
         tempfile.TemporaryDirectory(prefix="recteam-redial-") as tmp,
         blas_threads(1),  # threads side by side instead (redial_threads.py)
     ):
-        cache = config.cache_dir or Path(tmp) / "cache"
-        store = open_eval_store(Path(tmp) / "store", cache, embedder, config.search)
+        config = replace(config, cache_dir=config.cache_dir or Path(tmp) / "cache")
+        assert config.cache_dir is not None
+        store = open_eval_store(Path(tmp) / "store", config.cache_dir, embedder, config.search)
         try:
             t0 = time.perf_counter()
             on_stage(f"embedding the catalog ({len(items):,} films, cached ones skipped)")
             on_start(len(items), "films")
             embed_catalog(store, items, advance)
             timings["embed_s"] = time.perf_counter() - t0
-            for n, fold in enumerate(splits):
-                stats = fold.statistics()
-                t0 = time.perf_counter()
-                on_stage(f"catalog for {fold.name} ({len(items):,} films)")
-                # Fold-local popularity in the payload; the vectors are computed once (cached).
-                # Optionally, a film with no summary is described by what this fold's statistics
-                # dialogues said of it: for 36% of ReDial's films Wikipedia has no facts at all.
-                popularity = popularity_scores(stats)
-                said = said_about(fold.train) if config.describe_from_dialogues else {}
-                fold_items = [
-                    it.model_copy(
-                        update={
-                            "popularity": popularity.get(it.id, 0.0),
-                            "description": it.description or said.get(it.id),
-                        }
-                    )
-                    for it in items
-                ]
-                described[fold.name] = sum(
-                    1 for it in items if not it.description and it.id in said
+            on_stage(
+                f"{points_total:,} turns in {len(splits)} fold(s)"
+                + (f" on {workers} worker processes" if workers > 1 else "")
+                + ", each fold with its own catalog popularity and co-mentions"
+            )
+            on_start(points_total, "turns")
+            t0 = time.perf_counter()
+            if workers > 1:
+                assert make_embedder is not None
+                store.close()  # the workers open their own
+                parts = run_parts(
+                    data, config, team_settings, workers, make_embedder, advance, on_stage
                 )
-                load_catalog(store, fold_items)
-                # A Recommender per fold: its entity linker breaks ties between films of one
-                # title by popularity, which must be this fold's (counted on the other folds).
-                rec = Recommender(store, config.llm, team_settings, comentions=stats)
-                timings["catalog_s"] += time.perf_counter() - t0
-                points = [p for d in fold.scored for p in eval_points(d)]
-                on_stage(f"turns of {fold.name}")
-                if n == 0:
-                    on_start(points_total, "turns")
-                t0 = time.perf_counter()
-                for point, (ranking, act, error) in zip(
-                    points,
-                    asyncio.run(_rank_all(rec, refs, points, config.concurrency, advance, pools)),
-                    strict=False,
-                ):
-                    acts[act] += 1
-                    if error:
-                        errors.append(f"{point.key}: {error}")
-                    systems[TEAM].add(ranking, point.targets, set(point.mentioned))
-                    for name, base in baseline_rankings(point, stats, max(KS)).items():
-                        systems[name].add(base, point.targets, set(point.mentioned))
-                timings["turns_s"] += time.perf_counter() - t0
+            else:
+                parts = in_process(store, data, config, team_settings, advance, on_stage)
+            timings["turns_s"] = time.perf_counter() - t0
         finally:
             store.close()
-            pools.close()
+        described: dict[str, int] = {}
+        for n, fold in enumerate(splits):
+            mine = [p for p in parts if p.fold == n]
+            described[fold.name] = mine[0].described
+            timings["catalog_s"] += sum(p.catalog_s for p in mine)
+            by_key = {}
+            for p in mine:
+                by_key.update(
+                    zip((q.key for q in data.points(n, p.part, p.parts)), p.turns, strict=True)
+                )
+            stats = fold.statistics()
+            for point in data.points(n):
+                turn = by_key[point.key]
+                acts[turn.act] += 1
+                if turn.error:
+                    errors.append(f"{point.key}: {turn.error}")
+                systems[TEAM].add(turn.ranking, point.targets, set(point.mentioned))
+                for name, base in baseline_rankings(point, stats, max(KS)).items():
+                    systems[name].add(base, point.targets, set(point.mentioned))
+                pools.add(point.key, point.targets, sorted(point.mentioned), turn.pool_rows())
+        pools.close()
     weights_report: dict[str, Any]
     if config.in_sample_weights:
         weights_report = {"weights": "in-sample"}
@@ -329,11 +242,12 @@ def run_redial(
         **weights_report,
         "catalog": {
             "movies": len(items),
-            "matched_to_facts": matched,
+            "matched_to_facts": data.matched,
             "described_from_dialogues": described,
         },
         "model": config.llm.model,
         "candidates": team_settings.candidates,
+        "workers": workers,
         "systems": {name: c.summary() for name, c in systems.items()},
         "acts": dict(acts),
         "errors": len(errors),

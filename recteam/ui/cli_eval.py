@@ -151,6 +151,15 @@ def redial(
             "other folds' turns only.",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes running the turns (a turn is mostly Python, so threads use about one "
+            "core): 2 on this project's 2-core machines; 1 runs everything in this process.",
+        ),
+    ] = 2,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -164,6 +173,7 @@ def redial(
     Out-of-fold: popularity, co-mentions and the ranking weights of each fold come from the
     other folds only (the weights by refitting on the other folds' recorded pools)."""
     import contextlib
+    import functools
     import json
     import sys
 
@@ -192,6 +202,7 @@ def redial(
         signals_out=signals_out,
         describe_from_dialogues=describe,
         in_sample_weights=in_sample_weights,
+        workers=workers,
     )
     stdout = sys.stdout
     show = err_console if as_json else console  # with --json, stdout holds the JSON alone
@@ -203,6 +214,7 @@ def redial(
             on_stage=lambda stage: show.print(stage, highlight=False),
             on_start=start,
             advance=advance,
+            make_embedder=functools.partial(build_embedder, settings.embedding),
         )
     js, md = write_report(result, out)
     if as_json:
