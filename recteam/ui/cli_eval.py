@@ -121,8 +121,8 @@ def redial(
         Optional[Path],  # noqa: UP045
         typer.Option(
             "--cache-dir",
-            help="Keep the embedding cache here so later runs embed nothing (default: a "
-            "temporary folder, so every run embeds the ~7k films again, a few minutes).",
+            help="The embedding cache, kept so that later runs embed nothing (default: "
+            "eval-cache/ under memory.path; the first run embeds the ~7k films, a few minutes).",
         ),
     ] = None,
     signals_out: Annotated[
@@ -198,7 +198,7 @@ def redial(
         llm=llm,
         team=settings.team,
         search=settings.search,
-        cache_dir=cache_dir,
+        cache_dir=cache_dir or settings.memory.path / "eval-cache",
         signals_out=signals_out,
         describe_from_dialogues=describe,
         in_sample_weights=in_sample_weights,
