@@ -8,7 +8,7 @@ import builtins
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -24,15 +24,10 @@ from recteam.memory.backend import (
     Where,
 )
 from recteam.memory.embeddings import CachedEmbedder
+from recteam.memory.kinds import MEMORY_KINDS, MemoryKind
 
 __all__ = ["MEMORY_KINDS", "MemoryKind", "MemoryRecord", "UserMemory"]
 
-# "dialogue": one point per session holding its dialogue state (agents/dialogue_state.py);
-# "judgement": the item analyst's judgement of one film for this user (one point per film).
-MemoryKind = Literal[
-    "preference", "feedback", "episode", "reflection", "plan", "dialogue", "judgement"
-]
-MEMORY_KINDS: tuple[str, ...] = get_args(MemoryKind)
 DENSE = "text"
 
 

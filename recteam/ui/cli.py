@@ -8,23 +8,26 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from recteam.errors import RecteamError
-from recteam.memory.catalog import SearchRequest, SearchResult
 from recteam.memory.catalog_files import MAX_FIELD_CHARS
-from recteam.memory.ingest import IngestReport, ingest_path
-from recteam.memory.store import MemoryStore, open_store
-from recteam.orchestration.model_clients import build_embedder
-from recteam.orchestration.settings import Settings, load_settings
-from recteam.ui.progress import progress_bar
+
+# What a command needs (numpy, the store, pydantic settings, the embedder, litellm, AutoGen) is
+# imported inside it: `recteam --help` and the subcommands' modules load typer and rich alone
+# (tests/test_cli_imports.py keeps it so).
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from recteam.memory.catalog import SearchRequest, SearchResult
+    from recteam.memory.ingest import IngestReport
+    from recteam.memory.store import MemoryStore
+    from recteam.orchestration.settings import Settings
 
 __all__ = ["JSON_RULE", "app", "fail", "json_help", "main"]
 
@@ -88,17 +91,24 @@ state = _State()
 
 
 def shipped_catalog() -> Path:
+    from importlib import resources
+
     return Path(str(resources.files("recteam.data").joinpath("catalog.jsonl.gz")))
 
 
 def get_settings() -> Settings:
     if state.settings is None:
+        from recteam.orchestration.settings import load_settings
+
         state.settings = load_settings(state.config)
     return state.settings
 
 
 def get_store() -> MemoryStore:
     if state.store is None:
+        from recteam.memory.store import open_store
+        from recteam.orchestration.model_clients import build_embedder
+
         s = get_settings()
         state.store = open_store(s.memory, build_embedder(s.embedding), s.embedding, s.search)
     return state.store
@@ -142,6 +152,9 @@ def _print_report(report: IngestReport, show: int = 20, out: Console = console) 
 def _ingest(
     store: MemoryStore, path: Path, replace: bool, encoding: str | None = None
 ) -> IngestReport:
+    from recteam.memory.ingest import ingest_path
+    from recteam.ui.progress import progress_bar
+
     with progress_bar(err_console, f"Ingesting {path.name}") as (start, advance):
         return ingest_path(
             store, path, replace=replace, on_start=start, progress=advance, encoding=encoding
@@ -235,6 +248,8 @@ def ingest(
 
 
 def _results_table(results: list[SearchResult]) -> Table:
+    from rich.table import Table
+
     table = Table(show_lines=False, header_style="bold")
     table.add_column("#", justify="right", style="dim")
     table.add_column("Title")
@@ -334,6 +349,8 @@ def search(
         raise RecteamError(f"--year-min {year_min} is after --year-max {year_max}")
     if as_json and interactive:
         raise RecteamError("--json and --interactive do not go together: a prompt is not JSON")
+    from recteam.memory.catalog import SearchRequest
+
     request = SearchRequest(
         query=query or "",
         genres=genre,

@@ -3,18 +3,17 @@ catalog sizes and memory growth per turn; rich tables and a PNG plot."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from recteam.agents.messages import ROLES
-from recteam.evaluation.bench import FULL_SIZES, QUICK_SIZES, BenchResult, plot, run_bench
 from recteam.ui.cli import app, console
+
+if TYPE_CHECKING:  # the benchmarks are imported when `recteam bench` runs, not for --help
+    from recteam.evaluation.bench import BenchResult
 
 __all__: list[str] = []
 
@@ -62,6 +61,10 @@ def bench(
     if llm:
         bench_llm_path(turns or 20, out)
         return
+    import asyncio
+
+    from recteam.evaluation.bench import FULL_SIZES, QUICK_SIZES, plot, run_bench
+
     sizes = QUICK_SIZES if quick else FULL_SIZES
     n_queries = queries or (20 if quick else 300)
     n_turns = turns or (6 if quick else 60)
@@ -85,6 +88,8 @@ def bench(
 
 
 def bench_llm_path(turns: int, out: Path) -> None:
+    import asyncio
+
     from recteam.evaluation.bench_llm import main_async, report
 
     with console.status("benchmarking the LLM path") as status:
@@ -101,6 +106,10 @@ def bench_llm_path(turns: int, out: Path) -> None:
 
 
 def print_tables(result: BenchResult) -> None:
+    from rich.table import Table
+
+    from recteam.agents.messages import ROLES
+
     search = Table(title="Search latency (ItemCatalog.search, query embedding included)")
     for col in ("catalog items", "ingest s", "searches", "p50 ms", "p95 ms"):
         search.add_column(col, justify="right")

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from recteam.agents.trace import ReplyChunk, TraceEvent, TurnFinished, dump_jsonl
 from recteam.errors import RecteamError
 from recteam.ui.cli import (
     app,
@@ -23,9 +22,9 @@ from recteam.ui.cli import (
     get_store,
     json_help,
 )
-from recteam.ui.trace_text import event_line, event_summary, turn_footer
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the trace models (pydantic) and the team load when a command runs
+    from recteam.agents.trace import TraceEvent, TurnFinished
     from recteam.orchestration.session import Recommender
 
 __all__: list[str] = []
@@ -45,6 +44,8 @@ def _recommender(model: str | None) -> Recommender:
 
 def _print_reply(done: TurnFinished, streamed: str = "") -> None:
     """The reply, unless it was streamed as it was written and stayed the same."""
+    from recteam.ui.trace_text import turn_footer
+
     console.print()
     if not streamed or " ".join(html.unescape(done.reply).split()) != " ".join(streamed.split()):
         if streamed:
@@ -63,6 +64,9 @@ def _print_reply(done: TurnFinished, streamed: str = "") -> None:
 async def _turn(
     rec: Recommender, user: str, message: str, session: str, verbose: bool, live: bool
 ) -> list[TraceEvent]:
+    from recteam.agents.trace import ReplyChunk, TurnFinished
+    from recteam.ui.trace_text import event_line
+
     events: list[TraceEvent] = []
     streamed: list[str] = []
     async for event in rec.run_turn(user, message, session):
@@ -128,6 +132,8 @@ def chat(
     Type /quit to leave, /trace to toggle the detailed trace, /profile to see what the team
     remembers of you, /forget to delete it.
     """
+    from recteam.agents.trace import dump_jsonl
+
     rec = _recommender(model)
     session_id = session or uuid.uuid4().hex[:12]
     console.print(
@@ -188,6 +194,9 @@ def ask(
     Exit code 0 when the team answered; 3 when every configured model failed and the offline
     policy answered alone (the reply is still printed, "offline_only" is true); 1 when the turn
     failed (nothing on stdout, the reason on stderr); 2 for a setting or input to fix."""
+    from recteam.agents.trace import TurnFinished, dump_jsonl
+    from recteam.ui.trace_text import event_summary
+
     rec = _recommender(model)
     session_id = session or uuid.uuid4().hex[:12]
     events = asyncio.run(_turn(rec, user, message, session_id, verbose=False, live=not as_json))
@@ -230,7 +239,8 @@ def replay(
     ] = True,
 ) -> None:
     """Show an exported session again, turn by turn, as it was traced."""
-    from recteam.agents.trace import TurnStarted, load_jsonl
+    from recteam.agents.trace import TurnFinished, TurnStarted, load_jsonl
+    from recteam.ui.trace_text import event_line
 
     if not path.exists():
         raise RecteamError(f"{path}: no such file")

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from recteam.memory.colike import forget_likes
-from recteam.memory.user_memory import MEMORY_KINDS, MemoryRecord
+from recteam.memory.kinds import MEMORY_KINDS
 from recteam.ui.cli import app, console, err_console, fail, get_settings, get_store, json_help
-from recteam.ui.memory_view import export_document, memory_rows, record_json
-from recteam.ui.user_files import UserFiles, write_private
+
+if TYPE_CHECKING:  # the store's modules (numpy, pydantic) load when a command runs
+    from recteam.memory.user_memory import MemoryRecord
+    from recteam.ui.user_files import UserFiles
 
 __all__ = ["memory_app"]
 
@@ -52,6 +52,8 @@ def _records(user: str, kinds: tuple[str, ...] = ()) -> list[MemoryRecord]:
 
 
 def _files() -> UserFiles:
+    from recteam.ui.user_files import UserFiles
+
     return UserFiles.at(get_settings().memory.path)
 
 
@@ -78,6 +80,10 @@ def list_(
         raise _fail(
             f"--kind {kind!r} is not a kind of memory; the kinds: {', '.join(MEMORY_KINDS)}"
         )
+    from rich.table import Table
+
+    from recteam.ui.memory_view import memory_rows, record_json
+
     records = _records(user, (kind,) if kind else ())
     if as_json:
         print(json.dumps([record_json(r) for r in records], ensure_ascii=False))
@@ -117,6 +123,9 @@ def export(
 
     Example: recteam memory export --user ana --out ana-memory.json
     """
+    from recteam.ui.memory_view import export_document
+    from recteam.ui.user_files import write_private
+
     document = export_document(user, _records(user))
     text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     if out is None:
@@ -197,6 +206,8 @@ def _delete_everything(user: str, yes: bool) -> None:
             sure = False
         if not sure:
             raise _fail("nothing was deleted (add --yes to delete without being asked)")
+    from recteam.memory.colike import forget_likes
+
     forget_likes(store, user)  # their likes leave the co-like counts too
     n = store.memories.delete_user(user)
     removed = _files().forget(user)

@@ -6,7 +6,6 @@ import asyncio
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from recteam.ui.cli import app, console, get_settings
 
@@ -28,6 +27,8 @@ def check(
     """Make one tiny call ("Reply with OK") to every configured endpoint and print a table: model,
     endpoint, ok or the exact reason it fails (with the setting to fix), latency. Nothing is
     retried. Exit code 1 when any endpoint fails, 0 when all answer (or none is configured)."""
+    from rich.table import Table
+
     from recteam.agents.messages import ROLES
     from recteam.orchestration.llm_settings import Endpoint
     from recteam.orchestration.model_clients import probe_endpoint

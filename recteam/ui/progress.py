@@ -1,31 +1,17 @@
-"""Rich progress bars for long work (ingest, embedding), with a rate column."""
+"""Rich progress bars for long work (ingest, embedding), with a rate column. rich.progress is
+imported when a bar is made, not with the module (`recteam --help` imports this one)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
 
 __all__ = ["progress_bar"]
-
-
-class RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} items/s" if speed else "", style="progress.data.speed")
 
 
 @contextmanager
@@ -35,6 +21,23 @@ def progress_bar(
     """Yields (start(total), advance(n)) callbacks driving one bar. The bar appears at the first
     call, so work that fails before it starts (a file that cannot be read) leaves no empty bar
     above its error."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} items/s" if speed else "", style="progress.data.speed")
+
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
