@@ -8,9 +8,12 @@ This is the function the searcher agent calls and `recteam search` prints.
 from __future__ import annotations
 
 import difflib
+import os
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -72,8 +75,13 @@ class ItemCatalog:
         sparse: Bm25Encoder,
         prefix: str,
         settings: SearchSettings,
+        state_dir: Path | None = None,
     ) -> None:
+        """`state_dir`: a folder of this process's own beside the store (the embedded store's),
+        where the catalog keeps its revision and indexes built from it are cached (cache_path);
+        None (a server that others write to): nothing is cached."""
         self.backend = backend
+        self.state_dir = state_dir
         self.embedder = embedder
         self.sparse = sparse
         self.alias = f"{prefix}-items"
@@ -104,6 +112,42 @@ class ItemCatalog:
         name = self.collection
         return self.backend.count(name) if name else 0
 
+    # revision: what indexes built from the items are cached under ----------------------------
+    def revision(self) -> str | None:
+        """Changes whenever the live items may have changed: the live collection, its count and
+        a token every write renews, before it starts and after it ends (so a write that crashes
+        half-way leaves a token no cache was built under). None: no state_dir, no caching."""
+        if self.state_dir is None:
+            return None
+        name = self.collection
+        if name is None:
+            return None
+        try:
+            token = self._revision_file.read_text(encoding="utf-8").strip()
+        except OSError:
+            token = ""
+        if not token:  # a store prepared before revisions were kept
+            token = self._renew_revision()
+        return f"{name}:{self.backend.count(name)}:{token}"
+
+    def cache_path(self, name: str) -> Path | None:
+        """Where an index built from the items may be cached (under revision()), or None."""
+        return None if self.state_dir is None else self.state_dir / f"{self.alias}.{name}"
+
+    @property
+    def _revision_file(self) -> Path:
+        assert self.state_dir is not None
+        return self.state_dir / f"{self.alias}.revision"
+
+    def _renew_revision(self) -> str:
+        token = uuid.uuid4().hex
+        if self.state_dir is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self._revision_file.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(token, encoding="utf-8")
+            tmp.replace(self._revision_file)
+        return token
+
     # building --------------------------------------------------------------------------------
     def points_for(
         self, items: Sequence[CatalogItem], progress: Progress | None = None
@@ -130,6 +174,7 @@ class ItemCatalog:
         is dropped and the live one is as it was. Returns the item count of the new catalog."""
         old = self.collection
         new = f"{self.alias}-{time.time_ns()}"
+        self._renew_revision()
         self.backend.create_collection(new, self.spec)
         try:
             if old is not None and not replace:
@@ -141,6 +186,8 @@ class ItemCatalog:
         except BaseException:
             self.backend.drop_collection(new)
             raise
+        finally:
+            self._renew_revision()
         # Only now is the old collection unreferenced; also clear debris of crashed rebuilds.
         for name in self.backend.list_collections():
             if name.startswith(self.alias + "-") and name != new:
@@ -157,8 +204,12 @@ class ItemCatalog:
         if name is None:
             return self.rebuild([items], progress=progress)
         points = self.points_for(items, progress=progress)
-        self.backend.upsert(name, points)
-        self.backend.flush()
+        self._renew_revision()
+        try:
+            self.backend.upsert(name, points)
+            self.backend.flush()
+        finally:
+            self._renew_revision()
         return self.backend.count(name)
 
     def _copy(self, source: str, target: str) -> None:

@@ -60,7 +60,13 @@ def open_store(
     backend = open_backend(settings)
     try:
         catalog = ItemCatalog(
-            backend, cached, Bm25Encoder(), settings.prefix, search or SearchSettings()
+            backend,
+            cached,
+            Bm25Encoder(),
+            settings.prefix,
+            search or SearchSettings(),
+            # the embedded store is this process's alone: indexes of its items are cached there
+            state_dir=settings.path if settings.backend == "embedded" else None,
         )
         memories = UserMemory(backend, cached, settings.prefix)
     except BaseException:

@@ -133,7 +133,7 @@ class Recommender:
         self.comentions = comentions if comentions is not None else shipped_table()
         self.llm = llm
         self.team_settings = team
-        self.linker = EntityLinker.from_items(store.catalog.iter_items())
+        self.linker = EntityLinker.for_catalog(store.catalog)
         self.clients = clients if clients is not None else build_role_clients(llm)
 
     # memory --------------------------------------------------------------------------------------

@@ -35,11 +35,16 @@ from __future__ import annotations
 
 import functools
 import gc
+import hashlib
+import os
+import pickle
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from recteam.agents.messages import ItemRef
 from recteam.agents.offline.catalog_index import Film, choose_film, index_items
@@ -57,6 +62,9 @@ from recteam.agents.offline.signals import (
 from recteam.agents.offline.text import Token, tokenize
 from recteam.agents.relevance import title_words
 from recteam.memory.items import CatalogItem
+
+if TYPE_CHECKING:
+    from recteam.memory.catalog import ItemCatalog
 
 __all__ = ["EntityLinker", "Mention", "Tier", "mention_at"]
 
@@ -155,6 +163,23 @@ class EntityLinker:
         finally:
             if collecting:
                 gc.enable()
+
+    @classmethod
+    def for_catalog(cls, catalog: ItemCatalog) -> EntityLinker:
+        """The linker of `catalog`'s films, loaded from the file beside the store that the last
+        build wrote when the catalog (its revision), the lexicon, the known words and this code
+        are what they were then; else built from the items (seconds on the full catalog) and
+        written there for the next start. A catalog without a local folder is built every time."""
+        lex, known = load_lexicon(), known_words()
+        revision, path = catalog.revision(), catalog.cache_path(_CACHE_NAME)
+        if revision is None or path is None:
+            return cls.from_items(catalog.iter_items(), lex, known)
+        key = _cache_key(revision, known)
+        if (linker := _load(path, key, lex, known)) is not None:
+            return linker
+        linker = cls.from_items(catalog.iter_items(), lex, known)
+        _save(linker, path, key)
+        return linker
 
     @property
     def lexicon(self) -> Lexicon:
@@ -458,3 +483,57 @@ def mention_at(
     return Mention(
         kind, first, end, start, stop, text[start:stop], evidence, item=item, person=person
     )
+
+
+# The cache beside the store ----------------------------------------------------------------------
+_CACHE_NAME = "linker.pickle"
+_NOT_CACHED = ("_lexicon", "_known")  # loaded from recteam's own files, the same for every store
+# What the cached state is computed by: a change to any of these files is a new key.
+_CODE = ("agents/offline/linking.py", "agents/offline/catalog_index.py", "memory/items.py")
+
+
+def _cache_key(revision: str, known: frozenset[str]) -> str:
+    h = hashlib.sha256(revision.encode())
+    root = Path(__file__).resolve().parents[2]
+    for name in _CODE:
+        h.update((root / name).read_bytes())
+    h.update(resources.files("recteam.data").joinpath("lexicon.toml").read_bytes())
+    h.update("\n".join(sorted(known)).encode())
+    return h.hexdigest()
+
+
+def _load(path: Path, key: str, lex: Lexicon, known: frozenset[str]) -> EntityLinker | None:
+    """The cached linker when `path` holds one under `key`; None when absent, stale or broken."""
+    collecting = gc.isenabled()
+    gc.disable()  # hundreds of thousands of small objects and no cycles, as in from_items
+    try:
+        with open(path, "rb") as fh:
+            if pickle.load(fh) != key:
+                return None
+            state: dict[str, Any] = pickle.load(fh)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError):
+        return None
+    finally:
+        if collecting:
+            gc.enable()
+    linker = EntityLinker.__new__(EntityLinker)
+    linker.__dict__.update(state, _lexicon=lex, _known=known)
+    return linker
+
+
+def _save(linker: EntityLinker, path: Path, key: str) -> None:
+    """Writes the linker's catalog-derived state under `key`, whole or not at all (a temporary
+    file renamed over the old one); a folder that cannot be written only costs the next start
+    a rebuild."""
+    linker._well_known  # noqa: B018 - computed now, so every later start loads it ready
+    linker._typo_buckets  # noqa: B018
+    state = {k: v for k, v in vars(linker).items() if k not in _NOT_CACHED}
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            pickle.dump(key, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
