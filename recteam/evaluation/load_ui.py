@@ -2,7 +2,7 @@
 
     recteam serve &                      # or `make run`; any model setting
     uv run python -m recteam.evaluation.load_ui [--url http://127.0.0.1:7860]
-        [--sessions 10] [--turns 3] [--timeout 120]
+        [--sessions 10] [--turns 3] [--timeout 120] [--pid APP_PID]
 
 Starts nothing itself. Each session is a gradio_client Client of its own (a browser tab: its own
 gr.State), driven from its own thread, with its own user name; it sends --turns messages one after
@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -276,11 +277,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=10, help="sessions (users) at once")
     parser.add_argument("--turns", type=int, default=3, help="messages per session")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds allowed per turn")
+    parser.add_argument(
+        "--pid",
+        type=int,
+        help="the app's process id (this machine): prints the CPU time it spent per turn",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.sessions <= 200 or not 1 <= args.turns <= 50 or args.timeout <= 0:
         parser.error("--sessions must be 1-200, --turns 1-50 and --timeout positive")
+    cpu = process_cpu_s(args.pid) if args.pid else 0.0
+    load = os.getloadavg()[0]
     sessions, wall_s = run_load(args.url, args.sessions, args.turns, args.timeout)
-    return 0 if report(args.url, sessions, wall_s) else 1
+    ok = report(args.url, sessions, wall_s)
+    print(f"{'machine load':22} {load:7.1f} -> {os.getloadavg()[0]:.1f}")
+    if args.pid:
+        turns = sum(t.ok for s in sessions for t in s.turns) or 1
+        spent = process_cpu_s(args.pid) - cpu
+        print(f"{'app CPU per turn':22} {spent / turns:7.3f} s ({spent:.1f} s in all)")
+    return 0 if ok else 1
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds process `pid` has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

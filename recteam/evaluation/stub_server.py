@@ -169,3 +169,25 @@ def _handler_for(stub: StubLLMServer) -> type[BaseHTTPRequestHandler]:
             pass  # a benchmark prints its own figures
 
     return Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serves until stopped, each answer after --delay seconds: a slow model for a benchmark
+    that runs the app in a process of its own. Prints its api_base first."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A local OpenAI-compatible stub for benchmarks.")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds per answer")
+    args = parser.parse_args(argv)
+
+    def slow(role: str, data: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(args.delay)  # in the request's own thread: answers overlap, as a server's do
+        return instant_answer(role, data)
+
+    with StubLLMServer(slow) as stub:
+        print(stub.api_base, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
