@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import queue
+import sys
 import tempfile
 import threading
 import time
@@ -233,6 +234,7 @@ _WORKER: dict[str, Any] = {}
 def _worker_init(
     messages: Any, config: EvalConfig, team: TeamSettings, make_embedder: Callable[[], Embedder]
 ) -> None:
+    sys.stdout = sys.stderr  # the parent's stdout may be promised to hold its JSON alone
     _WORKER.update(
         messages=messages, config=config, team=team, embedder=make_embedder(), data=prepare(config)
     )
