@@ -12,7 +12,6 @@ import asyncio
 import logging
 import os
 import secrets
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,8 +23,6 @@ from gradio.utils import get_upload_folder
 
 from recteam.agents.messages import ROLES, Role
 from recteam.agents.trace import (
-    ModelNotice,
-    ReplyChunk,
     StepFinished,
     StepStarted,
     TraceEvent,
@@ -45,6 +42,7 @@ from recteam.orchestration.session import (
 from recteam.orchestration.settings import Settings
 from recteam.orchestration.team import RoleClients
 from recteam.ui.memory_panel import MemoryPanel
+from recteam.ui.pacing import VISIBLE_CHANGES, batches
 from recteam.ui.render import (
     CANDIDATE_HEADERS,
     CANDIDATE_WIDTHS,
@@ -57,8 +55,7 @@ from recteam.ui.user_files import UserFiles
 
 __all__ = ["PAGE_ASSETS", "build_app"]
 
-VISIBLE_CHANGES = (TurnStarted, StepStarted, StepFinished, ModelNotice)
-STREAM_REDRAW_S = 0.15  # a streamed reply is redrawn at most this often, not per token
+REDRAW_GAP_S = 0.25  # a turn in progress is redrawn at most this often (ui/pacing.py)
 ASSETS = Path(__file__).parent / "assets"
 # What Blocks.launch takes besides the app: the page's style sheet and the cards' script.
 PAGE_ASSETS: dict[str, Any] = {
@@ -224,23 +221,14 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             yield [*live_chat(tab), notice], message, tab
             return
         start = len(tab.events)
-        drawn = 0.0
         try:
-            async for event in rec.run_turn(
-                user, message, tab.session_id, clients=clients_for(tab)
-            ):
-                tab.events.append(event)
-                if isinstance(event, TurnFinished):
+            turn = rec.run_turn(user, message, tab.session_id, clients=clients_for(tab))
+            async for batch in batches(turn, REDRAW_GAP_S):
+                tab.events += batch
+                if isinstance(batch[-1], TurnFinished):
                     tab.finished_upto = len(tab.events)
                     await asyncio.to_thread(save_trace, tab, user)
-                    yield live_chat(tab), "", tab
-                elif isinstance(event, VISIBLE_CHANGES) or (
-                    isinstance(event, ReplyChunk) and time.monotonic() - drawn >= STREAM_REDRAW_S
-                ):
-                    drawn = time.monotonic()
-                    # A redraw per step start and end (not per thought or tool call): the page
-                    # shows progress without re-sending the whole chat two dozen times a turn.
-                    yield live_chat(tab), "", tab
+                yield live_chat(tab), "", tab
         except RecteamError as exc:  # bad input, an unreachable model or store: a plain sentence
             del tab.events[start:]
             gr.Warning(str(exc))
