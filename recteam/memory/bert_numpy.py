@@ -103,21 +103,23 @@ class BertSentenceEncoder:
         self.layers = int(config["num_hidden_layers"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         weights = load_file(str(model_dir / "model.safetensors"))
-        # Some checkpoints prefix every tensor with "bert.".
-        self.w = {k.removeprefix("bert."): v.astype(np.float32) for k, v in weights.items()}
+        # Some checkpoints prefix every tensor with "bert."; float32 tensors are kept, not copied.
+        self.w = {
+            k.removeprefix("bert."): v.astype(np.float32, copy=False) for k, v in weights.items()
+        }
+        del weights
         # Pre-transpose once: x @ W.T on every call would copy.
         for name in list(self.w):
             if name.endswith(".weight") and self.w[name].ndim == 2 and "embeddings" not in name:
                 self.w[name] = np.ascontiguousarray(self.w[name].T)
         for i in range(self.layers):
             p = f"encoder.layer.{i}.attention.self."
-            self.w[f"{p}qkv.weight"] = np.concatenate(
-                [self.w[f"{p}query.weight"], self.w[f"{p}key.weight"], self.w[f"{p}value.weight"]],
-                axis=1,
-            )
-            self.w[f"{p}qkv.bias"] = np.concatenate(
-                [self.w[f"{p}query.bias"], self.w[f"{p}key.bias"], self.w[f"{p}value.bias"]]
-            )
+            # One product for query, key and value; their own copies are dropped.
+            for part in ("weight", "bias"):
+                self.w[f"{p}qkv.{part}"] = np.concatenate(
+                    [self.w.pop(f"{p}{head}.{part}") for head in ("query", "key", "value")],
+                    axis=1 if part == "weight" else 0,
+                )
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_length)
         self.tokenizer.no_padding()

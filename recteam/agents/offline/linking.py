@@ -525,8 +525,8 @@ def _save(linker: EntityLinker, path: Path, key: str) -> None:
     """Writes the linker's catalog-derived state under `key`, whole or not at all (a temporary
     file renamed over the old one); a folder that cannot be written only costs the next start
     a rebuild."""
-    linker._well_known  # noqa: B018 - computed now, so every later start loads it ready
-    linker._typo_buckets  # noqa: B018
+    for ready in ("_well_known", "_typo_buckets", "film_titles", "title_word_counts"):
+        getattr(linker, ready)  # computed now (cached properties), so later starts load them
     state = {k: v for k, v in vars(linker).items() if k not in _NOT_CACHED}
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     try:
