@@ -53,11 +53,25 @@ def bench(
             "orchestration overhead around it, beside the machine's load.",
         ),
     ] = False,
+    cli: Annotated[
+        bool,
+        typer.Option(
+            "--cli",
+            help="Instead: the command line's start as whole processes (recteam --help, one "
+            "`ask --json` turn, `serve` until its page answers) on your configured store, each "
+            "--turns times (default 5): median wall seconds, CPU, peak memory, beside the "
+            "machine's load.",
+        ),
+    ] = False,
 ) -> None:
     """Benchmark the team on temporary stores (your own memory is not touched): search p50/p95
     at 1k, 10k and the full catalog, per-agent time per turn with the offline policy and with a
     zero-latency scripted model, LLM calls and tokens per turn, memory growth per turn.
-    With --llm, the LLM path's calls, tokens and overhead instead."""
+    With --llm, the LLM path's calls, tokens and overhead instead; with --cli, the command
+    line's start."""
+    if cli:
+        bench_cli_start(turns or 5, out)
+        return
     if llm:
         bench_llm_path(turns or 20, out)
         return
@@ -103,6 +117,20 @@ def bench_llm_path(turns: int, out: Path) -> None:
         json.dumps(asdict(result), indent=2) + "\n", encoding="utf-8"
     )
     console.print(f"\nfigures: {out / 'bench_llm.json'}")
+
+
+def bench_cli_start(runs: int, out: Path) -> None:
+    from recteam.evaluation.bench_cli import cli_figures, report
+
+    with console.status("benchmarking the command line") as status:
+        figures = cli_figures(runs, log=lambda m: status.update(f"benchmarking the CLI: {m}"))
+    for line in report(figures):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench_cli.json").write_text(
+        json.dumps([asdict(f) for f in figures], indent=2) + "\n", encoding="utf-8"
+    )
+    console.print(f"\nfigures: {out / 'bench_cli.json'}")
 
 
 def print_tables(result: BenchResult) -> None:
