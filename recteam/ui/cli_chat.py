@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import uuid
@@ -132,6 +131,8 @@ def chat(
     Type /quit to leave, /trace to toggle the detailed trace, /profile to see what the team
     remembers of you, /forget to delete it.
     """
+    import asyncio
+
     from recteam.agents.trace import dump_jsonl
 
     rec = _recommender(model)
@@ -194,6 +195,8 @@ def ask(
     Exit code 0 when the team answered; 3 when every configured model failed and the offline
     policy answered alone (the reply is still printed, "offline_only" is true); 1 when the turn
     failed (nothing on stdout, the reason on stderr); 2 for a setting or input to fix."""
+    import asyncio
+
     from recteam.agents.trace import TurnFinished, dump_jsonl
     from recteam.ui.trace_text import event_summary
 
