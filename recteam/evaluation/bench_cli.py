@@ -5,6 +5,8 @@
   store (prepared first: the first start's ingest and the linker's first build are not counted);
 - `recteam serve` on a free port until its page answers (a restart: the store already prepared).
 
+The memories the timed turns leave for the user `bench-cli` are deleted at the end.
+
 Each is run `runs` times after one warm-up; the median and the range of wall seconds, the CPU
 seconds and the process's peak memory (its own accounting, from wait4) are printed with the
 machine's load average before and after, since on a shared machine the load moves the figures.
@@ -126,6 +128,8 @@ def cli_figures(runs: int = 5, log: Callable[[str], None] = lambda _: None) -> l
             fig.peak_mb.append(peak)
         fig.load_after = _load()
         figures.append(fig)
+    # What the timed turns remembered about the bench's user goes again.
+    _run_once(_recteam("memory", "delete", "--user", USER, "--all", "--yes"))
     return figures
 
 
