@@ -210,15 +210,16 @@ def load_pools(path: Path) -> Pools:
 
 class _Stacked:
     """Some turns' pools stacked into one matrix, so that a ranking by new weights costs one
-    matrix product and a few gathers. Each target is compared with every film of its own pool:
-    its place is how many films score at least as high, itself excepted (ties count against
-    it)."""
+    matrix product and a few array passes. Each target is compared with every film of its own
+    pool: its place is how many films score at least as high, itself excepted (ties count
+    against it). A target's pool is copied once per target (a turn with two targets in its pool
+    twice), so that every comparison reads its block in order, and the matrix is column-major:
+    a change of one weight moves the scores by one column (`_search`)."""
 
     def __init__(self, pools: Pools, picks: Sequence[int], new: bool = True) -> None:
         rows_of = pools.targets if new or not pools.every else pools.every
-        mats: list[np.ndarray] = []
-        owner: list[np.ndarray] = []
-        compare: list[np.ndarray] = []
+        blocks: list[np.ndarray] = []
+        starts: list[int] = []
         target_rows: list[int] = []
         offset, self.total = 0, 0
         for n in picks:
@@ -227,28 +228,64 @@ class _Stacked:
                 self.total += 1
                 if row < 0:
                     continue
-                owner.append(np.full(len(m), len(target_rows), dtype=np.int64))
-                compare.append(np.arange(offset, offset + len(m), dtype=np.int64))
+                blocks.append(m)
+                starts.append(offset)
                 target_rows.append(offset + row)
-            mats.append(m)
-            offset += len(m)
+                offset += len(m)
         width = len(pools.signals)
-        self.m = np.concatenate(mats).astype(np.float64) if mats else np.zeros((0, width))
-        self.rows = np.array(target_rows, dtype=np.int64)
-        self.owner = np.concatenate(owner) if owner else np.zeros(0, dtype=np.int64)
-        self.compare = np.concatenate(compare) if compare else np.zeros(0, dtype=np.int64)
+        self.m = (
+            np.asfortranarray(np.concatenate(blocks), dtype=np.float64)
+            if blocks
+            else np.zeros((0, width))
+        )
+        self.rows = np.array(target_rows, dtype=np.intp)  # each target's row
+        self.starts = np.array(starts, dtype=np.intp)  # where each target's block begins
+        self.lengths = np.diff(np.append(self.starts, offset)).astype(np.intp)
+        # scratch arrays for hits_of (fresh ones of this size cost page faults at every trial)
+        self._key = np.empty(offset)
+        self._ahead = np.empty(offset, dtype=bool)
 
-    def hits(self, weights: np.ndarray, ks: Sequence[int] = KS) -> dict[int, int]:
+    def scores(self, weights: np.ndarray) -> np.ndarray:
+        """Every row's weighted sum, before rounding."""
+        return self.m @ weights.astype(np.float64)
+
+    def hits_of(
+        self,
+        scores: np.ndarray,
+        ks: Sequence[int] = KS,
+        column: np.ndarray | None = None,
+        delta: float = 0.0,
+    ) -> dict[int, int]:
+        """Hits at `ks` of rows scored `scores` (+ `delta` x `column`: one weight moved). Not
+        for two threads at once (scratch arrays)."""
         if not len(self.rows):
             return dict.fromkeys(ks, 0)
-        # rounded, so that films with equal signals tie however the product was summed
-        scores = np.round(self.m @ weights.astype(np.float64), 9)
-        ahead = scores[self.compare] >= scores[self.rows][self.owner]
-        place = np.bincount(self.owner, weights=ahead, minlength=len(self.rows)) - 1
+        key = self._key
+        if column is None:
+            np.copyto(key, scores)
+        else:
+            np.multiply(column, delta, out=key)
+            np.add(scores, key, out=key)
+        # Rounded to 9 decimals, so that films with equal signals tie however the product was
+        # summed: rint(x * 1e9) orders and ties as np.round(x, 9) does (that is x * 1e9 rounded,
+        # then divided by 1e9, which keeps distinct values distinct and in order).
+        np.multiply(key, 1e9, out=key)
+        np.rint(key, out=key)
+        np.greater_equal(key, np.repeat(key[self.rows], self.lengths), out=self._ahead)
+        place = np.add.reduceat(self._ahead, self.starts, dtype=np.intp) - 1
         return {k: int((place < k).sum()) for k in ks}
 
+    def hits(self, weights: np.ndarray, ks: Sequence[int] = KS) -> dict[int, int]:
+        return self.hits_of(self.scores(weights), ks)
+
+    def recall_of(
+        self, scores: np.ndarray, column: np.ndarray | None = None, delta: float = 0.0
+    ) -> dict[int, float]:
+        hits = self.hits_of(scores, KS, column, delta)
+        return {k: v / max(self.total, 1) for k, v in hits.items()}
+
     def recall(self, weights: np.ndarray) -> dict[int, float]:
-        return {k: v / max(self.total, 1) for k, v in self.hits(weights).items()}
+        return self.recall_of(self.scores(weights))
 
 
 def hits(
@@ -293,16 +330,21 @@ def _search(
         return r[10] + r[50]
 
     w = start.copy()
-    best = fit.recall(w)
+    scores = fit.scores(w)
+    best = fit.recall_of(scores)
     for n in range(rounds):
         moved = False
         for j in range(len(w)):
+            column = fit.m[:, j]
             for step in STEPS:
-                trial = w.copy()
-                trial[j] = round(float(trial[j]) + step, 3)
-                r = fit.recall(trial)
+                value = round(float(w[j]) + step, 3)
+                # one weight moves: the scores move by its column (no whole product a trial)
+                r = fit.recall_of(scores, column, value - float(w[j]))
                 if objective(r) > objective(best) + 1e-9:
-                    best, w, moved = r, trial, True
+                    best, moved = r, True
+                    w = w.copy()
+                    w[j] = value
+                    scores = fit.scores(w)  # recomputed, so no error builds up over moves
         on_round(n + 1, best)
         if not moved:
             break
