@@ -20,12 +20,10 @@ import argparse
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from recteam.agents.settings import TeamSettings
 from recteam.agents.trace import TurnFinished
 from recteam.evaluation.bench_llm import KEY_ENV, stub_settings
 from recteam.evaluation.bench_turn import instant_answer, percentile, shipped_store
+from recteam.evaluation.bench_web import serving, stop
 from recteam.evaluation.load_ui import report, run_load
 from recteam.evaluation.stub_server import MODEL_PREFIX, StubLLMServer
 from recteam.orchestration.session import Recommender
@@ -81,7 +80,7 @@ def _web(users: int, delay: float) -> tuple[float, float]:
             stdout=subprocess.PIPE,
             text=True,
         )
-        stack.callback(_stop, stub)
+        stack.callback(stop, stub)
         api_base = (stub.stdout.readline() if stub.stdout else "").strip()
         # Every LLM role at the stub, under a name that tells it which role asks (as bench_llm).
         roles = "".join(
@@ -89,51 +88,16 @@ def _web(users: int, delay: float) -> tuple[float, float]:
             for role in ROLES
             if role != "searcher"
         )
-        Path(tmp, "recteam.toml").write_text(
+        config = (
             f'[llm]\nmodel = "openai/{MODEL_PREFIX}default"\napi_base = "{api_base}"\n'
             f'api_key_env = "{KEY_ENV}"\n{roles}[team]\ncolike = false\n'
         )
-        with socket.socket() as probe:  # a free loopback port
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RECTEAM_")}
-        env.update({KEY_ENV: "stub-key", "RECTEAM_MEMORY__PATH": str(Path(tmp, "memory"))})
-        app = subprocess.Popen(
-            [sys.executable, "-m", "recteam", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        stack.callback(_stop, app)
-        url = f"http://127.0.0.1:{port}/"
-        _wait_for(url, app)
+        url, _ = stack.enter_context(serving(Path(tmp), config, {KEY_ENV: "stub-key"}))
         run_load(url, sessions=1, turns=1, timeout_s=120)  # warm-up
         one, _ = run_load(url, sessions=1, turns=1, timeout_s=120)
         many, wall = run_load(url, sessions=users, turns=1, timeout_s=120)
         report(url, many, wall)
         return one[0].turns[0].seconds, wall
-
-
-def _wait_for(url: str, app: subprocess.Popen[bytes], timeout_s: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if app.poll() is not None:
-            raise SystemExit(f"the app exited with code {app.returncode} before serving {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise SystemExit(f"the app did not answer at {url} within {timeout_s:.0f} s")
-
-
-def _stop(process: subprocess.Popen[Any]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -63,14 +63,31 @@ def bench(
             "machine's load.",
         ),
     ] = False,
+    web: Annotated[
+        bool,
+        typer.Option(
+            "--web",
+            help="Instead: the web app as deployed (`recteam serve` in its own process on a "
+            "temporary store): 10 people at once, 3 offline turns each (turn time p50/p95, the "
+            "app's CPU per turn); then one turn alone against 10 at once with every LLM role at "
+            "a local stub that takes 1 s a call (1 = they wait side by side), beside the "
+            "machine's load. A few minutes: each store prepares the catalog first.",
+        ),
+    ] = False,
 ) -> None:
     """Benchmark the team on temporary stores (your own memory is not touched): search p50/p95
     at 1k, 10k and the full catalog, per-agent time per turn with the offline policy and with a
     zero-latency scripted model, LLM calls and tokens per turn, memory growth per turn.
     With --llm, the LLM path's calls, tokens and overhead instead; with --cli, the command
-    line's start."""
+    line's start; with --web, the web app under load."""
     if cli:
         bench_cli_start(turns or 5, out)
+        return
+    if web:
+        from recteam.evaluation import bench_concurrency, bench_web
+
+        if bench_web.main([]) or bench_concurrency.main([]):
+            raise typer.Exit(1)
         return
     if llm:
         bench_llm_path(turns or 20, out)
