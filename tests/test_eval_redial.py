@@ -380,3 +380,30 @@ def test_worker_processes_score_every_turn_of_every_fold(tmp_path: Path, embedde
     )
     team = result["systems"]["recteam"]
     assert result["points"] == 6 and team["targets"] == 8 and team["new_targets"] == 6
+
+
+def test_eval_embedder_keeps_queries_on_disk_for_the_next_run(tmp_path: Path, embedder) -> None:
+    from recteam.evaluation.redial_store import EvalEmbedder
+
+    class Counting:
+        name, dim = embedder.name, embedder.dim
+
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            self.texts += texts
+            return embedder.embed(texts)
+
+    first_inner = Counting()
+    first = EvalEmbedder(first_inner, tmp_path / "cache.sqlite")
+    v = first.embed_query("a heist film with a twist")
+    assert first_inner.texts == ["a heist film with a twist"]
+    first.close()  # writes the new query vectors
+    second_inner = Counting()
+    second = EvalEmbedder(second_inner, tmp_path / "cache.sqlite")
+    again = second.embed_query("a heist film with a twist")
+    assert second_inner.texts == [] and again.tobytes() == v.tobytes()
+    second.embed_query("something else")
+    assert second_inner.texts == ["something else"]
+    second.close()

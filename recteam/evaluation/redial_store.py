@@ -10,6 +10,10 @@ Two things make it cheaper than the product's store, without changing what a sco
   similarity among other sessions only (agents/recall.py). A similarity read that does return
   such a record stops the run with an error, so a change to that rule cannot go unnoticed.
   Embedding them was about two thirds of the embedding time of a turn (long episode texts).
+- Queries (EvalEmbedder) go through the disk cache too: the evaluation asks the same queries (its
+  dialogues' messages) at every run, where the product's rarely repeat across restarts. The
+  vector read back is the one computed for that text the first time (same model, one text a
+  call, float32 bytes as they were), so a second run ranks as the first did.
 """
 
 from __future__ import annotations
@@ -23,19 +27,73 @@ import numpy as np
 
 from recteam.memory.catalog import ItemCatalog
 from recteam.memory.edge_backend import EdgeBackend
-from recteam.memory.embeddings import CachedEmbedder, Embedder
+from recteam.memory.embeddings import CachedEmbedder, Embedder, text_key
 from recteam.memory.items import CatalogItem
 from recteam.memory.settings import SearchSettings
 from recteam.memory.sparse import Bm25Encoder
 from recteam.memory.store import MemoryStore
 from recteam.memory.user_memory import MemoryRecord, UserMemory
 
-__all__ = ["UNEMBEDDED_KINDS", "EvalMemory", "embed_catalog", "load_catalog", "open_eval_store"]
+__all__ = [
+    "UNEMBEDDED_KINDS",
+    "EvalEmbedder",
+    "EvalMemory",
+    "embed_catalog",
+    "load_catalog",
+    "open_eval_store",
+]
 
 PREFIX = "redial"
 # Read by id (the profile, the dialogue state, judgements), by filter (feedback, this session's
 # episodes) or by similarity among other sessions' records only (episodes).
 UNEMBEDDED_KINDS = frozenset({"preference", "feedback", "judgement", "dialogue", "episode"})
+
+
+class EvalEmbedder(CachedEmbedder):
+    """CachedEmbedder whose queries are read from and kept in the disk cache as well. New query
+    vectors are written in batches (one transaction each) and at close(), not one a query."""
+
+    BATCH = 256
+
+    def __init__(self, inner: Embedder, path: Path) -> None:
+        super().__init__(inner, path)
+        self._pending: dict[bytes, np.ndarray] = {}
+
+    def embed_query(self, text: str) -> np.ndarray:
+        key = text_key(self.name, text)
+        with self._lock:
+            vec = self._lru.get(key)
+            if vec is None:
+                vec = self._pending.get(key)
+            if vec is None:
+                vec = self._lookup([key]).get(key)
+        if vec is None:
+            return self._computed(key, text)
+        with self._lock:
+            self._lru[key] = vec
+            self._lru.move_to_end(key)
+            while len(self._lru) > self._lru_size:
+                self._lru.popitem(last=False)
+        return vec
+
+    def _computed(self, key: bytes, text: str) -> np.ndarray:
+        vec = super().embed_query(text)  # computes it (not in the LRU) and puts it there
+        with self._lock:
+            self._pending[key] = vec
+            full = len(self._pending) >= self.BATCH
+        if full:
+            self.flush_queries()
+        return vec
+
+    def flush_queries(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if pending:
+            self.store(list(pending), np.stack(list(pending.values())))
+
+    def close(self) -> None:
+        self.flush_queries()
+        super().close()
 
 
 class EvalMemory(UserMemory):
@@ -98,7 +156,7 @@ def open_eval_store(
 ) -> MemoryStore:
     """An embedded store in `store_dir` whose embedding cache is `cache_dir`/embeddings.sqlite."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    cached = CachedEmbedder(embedder, cache_dir / "embeddings.sqlite")
+    cached = EvalEmbedder(embedder, cache_dir / "embeddings.sqlite")
     backend = EdgeBackend(store_dir / "qdrant")
     catalog = ItemCatalog(backend, cached, Bm25Encoder(), PREFIX, search or SearchSettings())
     return MemoryStore(backend, cached, catalog, EvalMemory(backend, cached, PREFIX))
