@@ -127,11 +127,39 @@ class _Builder:
             for k in sig:
                 self.index.setdefault(k, len(self.index))
         m = np.zeros((len(pool), len(self.index)), dtype=np.float32)
-        rows_of: dict[str, int] = {}
-        for i, (item_id, sig) in enumerate(pool):
-            rows_of.setdefault(item_id, i)
+        for i, (_, sig) in enumerate(pool):
             for k, v in sig.items():
                 m[i, self.index[k]] = v
+        self._append(key, targets, mentioned, [i for i, _ in pool], m)
+
+    def add_matrix(
+        self,
+        key: str,
+        targets: Sequence[str],
+        mentioned: Iterable[str],
+        ids: Sequence[str],
+        names: Sequence[str],
+        signals: np.ndarray,
+    ) -> None:
+        """add() of a pool given as film ids and a matrix (ids x names) of raw signals."""
+        for k in names:
+            self.index.setdefault(k, len(self.index))
+        m = np.zeros((len(ids), len(self.index)), dtype=np.float32)
+        if len(ids) and len(names):
+            m[:, [self.index[k] for k in names]] = signals
+        self._append(key, targets, mentioned, ids, m)
+
+    def _append(
+        self,
+        key: str,
+        targets: Sequence[str],
+        mentioned: Iterable[str],
+        ids: Sequence[str],
+        m: np.ndarray,
+    ) -> None:
+        rows_of: dict[str, int] = {}
+        for i, item_id in enumerate(ids):
+            rows_of.setdefault(item_id, i)
         seen = set(mentioned)
         self.keys.append(key)
         self.matrices.append(m)
@@ -174,6 +202,25 @@ class PoolCollector:
         with self._lock:
             self._builder.add(key, targets, mentioned, rows)
         if self._writer is not None and rows:
+            self._writer.write_rows(key, targets, mentioned, rows)
+
+    def add_matrix(
+        self,
+        key: str,
+        targets: Sequence[str],
+        mentioned: Sequence[str],
+        ids: Sequence[str],
+        names: Sequence[str],
+        signals: np.ndarray,
+    ) -> None:
+        """add() of a pool as film ids and their raw signals (ids x names): no dict a film."""
+        with self._lock:
+            self._builder.add_matrix(key, targets, mentioned, ids, names, signals)
+        if self._writer is not None and len(ids):
+            rows = [
+                (i, dict(zip(names, r, strict=True)))
+                for i, r in zip(ids, signals.tolist(), strict=True)
+            ]
             self._writer.write_rows(key, targets, mentioned, rows)
 
     def pools(self) -> Pools:

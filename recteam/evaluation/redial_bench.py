@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{r['dialogues']} dialogues, {r['points']} turns, {r.get('workers', 1)} worker(s): "
         f"wall {wall:.1f} s; embedding {r.get('embed_s', 0)} s, catalogs {r['catalog_s']} s "
         f"(summed over workers), turns {r['turns_s']} s "
-        f"({r['points'] / max(r['turns_s'], 1e-9):.1f} turns/s), fit {r.get('fit_s', 0)} s"
+        f"({r['points'] / max(r['turns_s'], 1e-9):.1f} turns/s), fit {r.get('fit_s', 0)} s; "
+        f"reading the data {r.get('prepare_s', '?')} s, the turns' results put together "
+        f"{r.get('collect_s', '?')} s"
     )
     print("R@1/10/50 " + "/".join(f"{team[f'R@{k}']:.3f}" for k in (1, 10, 50)), end="")
     if inside:

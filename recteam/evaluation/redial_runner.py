@@ -129,6 +129,7 @@ def run_redial(
     folds' turns run in that many worker processes."""
     started = time.perf_counter()
     data = prepare(config)
+    prepare_s = time.perf_counter() - started
     scored, train, items, splits = data.scored, data.train, data.items, data.splits
     # The folds the ranking weights are fitted across: the statistics folds; with a --train
     # file (one statistics fold), folds of the scored dialogues cut the same way.
@@ -159,7 +160,7 @@ def run_redial(
     errors: list[str] = []
     points_total = sum(len(data.points(n)) for n in range(len(splits)))
     workers = config.workers if make_embedder is not None else 1
-    timings = {"embed_s": 0.0, "catalog_s": 0.0, "turns_s": 0.0}
+    timings = {"prepare_s": prepare_s, "embed_s": 0.0, "catalog_s": 0.0, "turns_s": 0.0}
     writer = PoolWriter(config.signals_out) if config.signals_out else None
     pools = PoolCollector(weights(), writer)
     with (
@@ -193,6 +194,7 @@ def run_redial(
             timings["turns_s"] = time.perf_counter() - t0
         finally:
             store.close()
+        t0 = time.perf_counter()
         described: dict[str, int] = {}
         for n, fold in enumerate(splits):
             mine = [p for p in parts if p.fold == n]
@@ -212,8 +214,16 @@ def run_redial(
                 systems[TEAM].add(turn.ranking, point.targets, set(point.mentioned))
                 for name, base in baseline_rankings(point, stats, max(KS)).items():
                     systems[name].add(base, point.targets, set(point.mentioned))
-                pools.add(point.key, point.targets, sorted(point.mentioned), turn.pool_rows())
+                pools.add_matrix(
+                    point.key,
+                    point.targets,
+                    sorted(point.mentioned),
+                    turn.pool_ids,
+                    turn.signal_names,
+                    turn.signals,
+                )
         pools.close()
+        timings["collect_s"] = time.perf_counter() - t0  # the turns' results put together
     weights_report: dict[str, Any]
     if config.in_sample_weights:
         weights_report = {"weights": "in-sample"}
