@@ -82,3 +82,48 @@ def test_word_neighbors_share_a_films_terms_under_the_constraints(films_store: M
     no_horror = Where(must_not=(Match("genre_keys", tuple(sorted(genre_keys("horror")))),))
     for it, _ in catalog.word_neighbors([aliens.id], no_horror, limit=20)[aliens.id]:
         assert "Horror" not in it.genres
+
+
+def test_items_read_back_are_kept_until_the_catalog_changes(films_store: MemoryStore) -> None:
+    catalog = films_store.catalog
+    first = catalog.search(SearchRequest(query="Jurassic", limit=3))
+    again = catalog.search(SearchRequest(query="Jurassic", limit=3))
+    assert [r.item for r in again] == [r.item for r in first]
+    if catalog.state_dir is not None:  # the embedded store builds each item once
+        assert again[0].item is first[0].item
+    heat = catalog.resolve_title("Heat (1995)")
+    assert catalog.get([heat.id, "no-such-film", heat.id]) == [heat]
+    vector = catalog.vectors([heat])[heat.id]
+    assert catalog.vectors([heat])[heat.id] is vector or catalog.state_dir is None
+
+    # A write through the catalog: what is read next is the new payload.
+    poster = "https://example.org/heat.jpg"
+    catalog.upsert([heat.model_copy(update={"popularity": heat.popularity + 1, "poster": poster})])
+    changed = catalog.resolve_title("Heat (1995)")
+    assert (changed.popularity, changed.poster) == (heat.popularity + 1, poster)
+    assert catalog.get([heat.id]) == [changed]
+    popular = catalog.popular(Where(must=(Match("title_key", ("heat",)),)), limit=5)
+    assert changed in popular and heat not in popular
+    assert changed.id in catalog.vectors([changed])
+
+
+def test_a_write_around_the_catalog_is_seen_once_marked(films_store: MemoryStore) -> None:
+    """A payload set on the engine directly (as an evaluation may) is read after
+    mark_changed(), which renews the revision the cached items are kept under."""
+    from recteam.memory.edge_backend import EdgeBackend
+
+    catalog = films_store.catalog
+    if not isinstance(films_store.backend, EdgeBackend):
+        pytest.skip("the embedded engine only")
+    import uuid
+
+    import qdrant_edge as qe
+
+    heat = catalog.resolve_title("Heat (1995)")
+    name = catalog.collection
+    assert name is not None
+    shard = films_store.backend._shard(name)
+    shard.update(qe.UpdateOperation.set_payload([uuid.UUID(heat.point_id)], {"popularity": 99.0}))
+    catalog.mark_changed()
+    assert catalog.resolve_title("Heat (1995)").popularity == 99.0
+    assert catalog.get([heat.id])[0].popularity == 99.0

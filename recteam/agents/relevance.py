@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -140,12 +140,32 @@ def title_words(title: str) -> set[str]:
     return {w for w in _WORD.findall(title.lower()) if w not in _TITLE_STOP and len(w) > 2}
 
 
-def _keys(genres: Iterable[str]) -> set[str]:
-    return {k for g in genres for k in genre_keys(g)}
+# What a film's title, genres and cast come to: pure functions of strings a pool repeats every
+# turn (the same popular films, the same names), so each is computed once per process.
+_MEMO = 1 << 16
 
 
-def _cast(item: CatalogItem) -> set[str]:
-    return {normalize_key(p) for p in item.cast[:CAST_TOP]}
+@lru_cache(maxsize=_MEMO)
+def _title_words(title: str) -> frozenset[str]:
+    return frozenset(w for w in _WORD.findall(title.lower()) if w not in _TITLE_STOP and len(w) > 2)
+
+
+@lru_cache(maxsize=_MEMO)
+def _genre_set(genres: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(k for g in genres for k in genre_keys(g))
+
+
+@lru_cache(maxsize=_MEMO)
+def _people_set(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(normalize_key(p) for p in names)
+
+
+def _keys(genres: Iterable[str]) -> frozenset[str]:
+    return _genre_set(tuple(genres))
+
+
+def _cast(item: CatalogItem) -> frozenset[str]:
+    return _people_set(tuple(item.cast[:CAST_TOP]))
 
 
 @dataclass
@@ -198,7 +218,7 @@ class _Seeds:
         self.casts = [_cast(it) for it in recent]
         self.title_weight: dict[str, float] = {}
         for it in recent:
-            for w in title_words(it.title):
+            for w in _title_words(it.title):
                 df = s.title_df.get(w, 1)
                 if df <= s.rare_title_df:
                     self.title_weight[w] = self.title_weight.get(w, 0.0) + 1 / math.log(2 + df)
@@ -229,7 +249,7 @@ def _signals(item: CatalogItem, vector: np.ndarray | None, s: TurnSignals, x: _S
         "comention": x.comention.get(item.id, 0.0),
         "genre_wanted": float(bool(keys & x.wanted)),
         "genre_seeds": len(keys & x.genres) / (len(keys) + 1) if x.genres else 0.0,
-        "title_seeds": min(sum(x.title_weight.get(w, 0.0) for w in title_words(item.title)), 2.0)
+        "title_seeds": min(sum(x.title_weight.get(w, 0.0) for w in _title_words(item.title)), 2.0)
         / 2,
         "cast_seeds": min(sum(len(cast & c) for c in x.casts), 3) / 3,
         "people": min(len(cast & x.people), 2) / 2,
@@ -253,6 +273,10 @@ def _signals(item: CatalogItem, vector: np.ndarray | None, s: TurnSignals, x: _S
     return out
 
 
+def _largest(term: tuple[str, float]) -> float:
+    return -abs(term[1])
+
+
 def rank(
     pool: Iterable[CatalogItem], vectors: Mapping[str, np.ndarray], s: TurnSignals
 ) -> list[Scored]:
@@ -262,8 +286,9 @@ def rank(
     scored = []
     for item in pool:
         raw = _signals(item, vectors.get(item.id), s, x)
-        terms = {k: w.get(k, 0.0) * v for k, v in raw.items()}
-        terms = dict(sorted(((k, v) for k, v in terms.items() if v), key=lambda kv: -abs(kv[1])))
+        terms = dict(
+            sorted(((k, t) for k, v in raw.items() if (t := w.get(k, 0.0) * v)), key=_largest)
+        )
         scored.append(Scored(item, round(sum(terms.values()), 4), terms, raw))
     scored.sort(key=lambda r: (-r.score, -r.item.popularity, r.item.id))
     return scored

@@ -252,12 +252,7 @@ def _pool(
         related = table.related(seeds, limit=sizes["comention"], exclude=seeds)
         ids = tuple(point_id(i) for i, _ in related)
         if ids:
-            name = catalog.collection
-            assert name is not None  # the search above found the live catalog
-            hits = ctx.store.backend.filter_only(
-                name, where.and_(Where(must=(HasIds(ids),))), len(ids)
-            )
-            add("co-mentions", [CatalogItem.from_payload(h.payload) for h in hits])
+            add("co-mentions", catalog.matching(where.and_(Where(must=(HasIds(ids),))), len(ids)))
             comention = dict(related)
     # The signals' own side first: the content source below looks for what they favour.
     # Only the user's films steer by title, cast and description: the sequel or co-star of a film

@@ -173,11 +173,17 @@ class VectorBackend(ABC):
     def count(self, name: str, where: Where | None = None) -> int: ...
 
     @abstractmethod
-    def query(self, name: str, query: HybridQuery) -> list[Hit]: ...
+    def query(self, name: str, query: HybridQuery, with_payload: bool = True) -> list[Hit]:
+        """The fused ranking; without `with_payload`, hits carry ids and scores only."""
 
     @abstractmethod
     def filter_only(
-        self, name: str, where: Where, limit: int, order_by: str | None = None
+        self,
+        name: str,
+        where: Where,
+        limit: int,
+        order_by: str | None = None,
+        with_payload: bool = True,
     ) -> list[Hit]:
         """Points matching `where` with no text to rank by, highest `order_by` first."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,6 +42,9 @@ __all__ = ["ItemCatalog", "SearchRequest", "SearchResult"]
 DENSE = "text"
 SPARSE = "bm25"
 Progress = Callable[[int], None]
+# Items kept in memory by point id (see ItemCatalog._cache): a turn reads ~600, mostly the same
+# popular films every turn; the whole catalog would be ~40k.
+ITEM_CACHE_SIZE = 20_000
 
 
 @dataclass
@@ -94,6 +98,11 @@ class ItemCatalog:
             float_fields=("popularity",),
             text_fields=("title",),
         )
+        # Items read back, by point id, with the description vector vectors() found for each:
+        # built once from their payloads, valid while _cache_key() is unchanged.
+        self._cache_lock = threading.Lock()
+        self._cache_state: tuple[tuple[str | None, str], dict[str, CatalogItem]] | None = None
+        self._vector_cache: dict[str, tuple[CatalogItem, np.ndarray]] = {}
 
     # state -----------------------------------------------------------------------------------
     @property
@@ -139,6 +148,12 @@ class ItemCatalog:
         assert self.state_dir is not None
         return self.state_dir / f"{self.alias}.revision"
 
+    def mark_changed(self) -> None:
+        """To be called after writing the items' points other than through this class (e.g. a
+        payload set on the engine directly): a new revision, so indexes and items cached under
+        the old one are not used again."""
+        self._renew_revision()
+
     def _renew_revision(self) -> str:
         token = uuid.uuid4().hex
         if self.state_dir is not None:
@@ -147,6 +162,67 @@ class ItemCatalog:
             tmp.write_text(token, encoding="utf-8")
             tmp.replace(self._revision_file)
         return token
+
+    # items read back ---------------------------------------------------------------------------
+    def _cache_key(self) -> tuple[str | None, str]:
+        """The live collection and the revision token: every write renews the token before it
+        starts and after it ends, so items cached under one key are the live ones. Cheaper than
+        revision(), which also counts the points (milliseconds on 36k)."""
+        try:
+            token = self._revision_file.read_text(encoding="utf-8").strip()
+        except OSError:
+            token = ""
+        return self.collection, token
+
+    def _cache(self) -> dict[str, CatalogItem] | None:
+        """The items read back under the current revision, by point id; None without a
+        state_dir (a server others write to: every read takes the engine's payloads)."""
+        if self.state_dir is None:
+            return None
+        key = self._cache_key()
+        with self._cache_lock:
+            state = self._cache_state
+            if state is None or state[0] != key:
+                state = (key, {})
+                self._cache_state = state
+                self._vector_cache = {}
+            return state[1]
+
+    def _items(
+        self, name: str, hits: Sequence[Hit], cache: dict[str, CatalogItem] | None
+    ) -> list[tuple[Hit, CatalogItem]]:
+        """`hits` with their items, in order: from their payloads when `cache` is None, else
+        from the cache, the rest read by id in one call (and cached); a hit whose point is gone
+        is left out. The payload was validated when it was written, so an item is built from it
+        once, not at every search."""
+        if cache is None:
+            return [(h, CatalogItem.from_payload(h.payload)) for h in hits]
+        found = {h.id: it for h in hits if (it := cache.get(h.id)) is not None}
+        missing = [h.id for h in hits if h.id not in found]
+        if missing:
+            if len(cache) + len(missing) > ITEM_CACHE_SIZE:  # a bound, rarely reached
+                with self._cache_lock:
+                    if self._cache_state is not None and self._cache_state[1] is cache:
+                        cache = {}
+                        self._cache_state = (self._cache_state[0], cache)
+                        self._vector_cache = {}
+            for p in self.backend.retrieve(name, missing):
+                found[p.id] = cache[p.id] = CatalogItem.from_payload(p.payload)
+        return [(h, found[h.id]) for h in hits if h.id in found]
+
+    def _query(self, name: str, query: HybridQuery) -> list[tuple[Hit, CatalogItem]]:
+        cache = self._cache()
+        hits = self.backend.query(name, query, with_payload=cache is None)
+        return self._items(name, hits, cache)
+
+    def _filter(
+        self, name: str, where: Where, limit: int, order_by: str | None = "popularity"
+    ) -> list[tuple[Hit, CatalogItem]]:
+        cache = self._cache()
+        hits = self.backend.filter_only(
+            name, where, limit=limit, order_by=order_by, with_payload=cache is None
+        )
+        return self._items(name, hits, cache)
 
     # building --------------------------------------------------------------------------------
     def points_for(
@@ -235,25 +311,50 @@ class ItemCatalog:
                 return
 
     def get(self, item_ids: Sequence[str]) -> list[CatalogItem]:
-        points = self.backend.retrieve(self._live(), [point_id(i) for i in item_ids])
-        return [CatalogItem.from_payload(p.payload) for p in points]
+        """The items with these ids, in that order, each once; unknown ids are left out."""
+        name = self._live()
+        ids = list(dict.fromkeys(point_id(i) for i in item_ids))
+        cache = self._cache()
+        if cache is None:
+            return [CatalogItem.from_payload(p.payload) for p in self.backend.retrieve(name, ids)]
+        return [it for _, it in self._items(name, [Hit(i, 0.0, {}) for i in ids], cache)]
 
     def vectors(self, items: Sequence[CatalogItem]) -> dict[str, np.ndarray]:
         """Description vectors by item id: from the embedding cache, which holds every vector
-        ingest computed or the shipped sidecar seeded; the rest from the engine."""
-        found = self.embedder.cached([it.dense_text() for it in items])
-        out = {items[i].id: v for i, v in found.items()}
-        missing = [it.point_id for i, it in enumerate(items) if i not in found]
+        ingest computed or the shipped sidecar seeded; the rest from the engine. An item read
+        back from this catalog keeps its vector in memory while the revision holds."""
+        memo: dict[str, tuple[CatalogItem, np.ndarray]] | None = None
+        if self._cache() is not None:
+            memo = self._vector_cache
+        out: dict[str, np.ndarray] = {}
+        todo: list[CatalogItem] = []
+        for it in items:
+            known = memo.get(it.id) if memo is not None else None
+            if known is not None and known[0] is it:
+                out[it.id] = known[1]
+            else:
+                todo.append(it)
+        if not todo:
+            return out
+        found = self.embedder.cached([it.dense_text() for it in todo])
+        new = {todo[i].id: v for i, v in found.items()}
+        missing = [it.point_id for i, it in enumerate(todo) if i not in found]
         for p in self.backend.retrieve(self._live(), missing, with_vectors=True):
             if DENSE in p.dense:
-                out[str(p.payload["item_id"])] = np.asarray(p.dense[DENSE], dtype=np.float32)
+                new[str(p.payload["item_id"])] = np.asarray(p.dense[DENSE], dtype=np.float32)
+        if memo is not None:
+            for it in todo:
+                if it.id in new:
+                    memo[it.id] = (it, new[it.id])
+        out.update(new)
         return out
 
     def nearest(self, vector: np.ndarray, where: Where, limit: int) -> list[CatalogItem]:
         """Items whose descriptions lie closest to `vector`, fused with the popularity prior,
         under `where`."""
-        hits = self._fused(self._live(), [Retriever("dense", DENSE, dense=vector)], where, limit)
-        return [CatalogItem.from_payload(h.payload) for h in hits]
+        name = self._live()
+        query = self._fused_query([Retriever("dense", DENSE, dense=vector)], where, limit)
+        return [it for _, it in self._query(name, query)]
 
     def word_neighbors(
         self, item_ids: Sequence[str], where: Where, limit: int
@@ -270,19 +371,19 @@ class ItemCatalog:
                 continue
             retriever = (Retriever("sparse", SPARSE, sparse=terms),)
             own = self.backend.query(
-                name, HybridQuery(retriever, where=Where(must=(HasIds((p.id,)),)), limit=1)
+                name,
+                HybridQuery(retriever, where=Where(must=(HasIds((p.id,)),)), limit=1),
+                with_payload=False,
             )
             if not own or own[0].score <= 0:
                 continue
-            hits = self.backend.query(name, HybridQuery(retriever, where=where, limit=limit))
+            hits = self._query(name, HybridQuery(retriever, where=where, limit=limit))
             out[str(p.payload["item_id"])] = [
-                (CatalogItem.from_payload(h.payload), min(h.score / own[0].score, 1.0))
-                for h in hits
-                if h.id != p.id
+                (it, min(h.score / own[0].score, 1.0)) for h, it in hits if h.id != p.id
             ]
         return out
 
-    def _fused(self, name: str, retrievers: list[Retriever], where: Where, limit: int) -> list[Hit]:
+    def _fused_query(self, retrievers: list[Retriever], where: Where, limit: int) -> HybridQuery:
         """`retrievers` and the popularity prior fused by reciprocal rank."""
         if self.settings.popularity_weight > 0:
             prior = Retriever("popular", "popularity", weight=self.settings.popularity_weight)
@@ -294,12 +395,15 @@ class ItemCatalog:
             prefetch=max(self.settings.prefetch, limit),
             rrf_k=self.settings.rrf_k,
         )
-        return self.backend.query(name, query)
+        return query
 
     def popular(self, where: Where, limit: int) -> list[CatalogItem]:
         """The most popular items matching `where` (no text to rank by)."""
-        hits = self.backend.filter_only(self._live(), where, limit=limit, order_by="popularity")
-        return [CatalogItem.from_payload(h.payload) for h in hits]
+        return [it for _, it in self._filter(self._live(), where, limit)]
+
+    def matching(self, where: Where, limit: int) -> list[CatalogItem]:
+        """Items matching `where` in the engine's order (no ranking), at most `limit`."""
+        return [it for _, it in self._filter(self._live(), where, limit, order_by=None)]
 
     def resolve_title(self, title: str) -> CatalogItem:
         """The catalog item a person means by `title`, optionally 'Title (1999)'."""
@@ -312,13 +416,10 @@ class ItemCatalog:
         must: tuple = (Match("title_key", (title_key(text),)),)
         if year is not None:
             must += (Range("year", gte=year - 1, lte=year + 1),)
-        hits = self.backend.filter_only(name, Where(must=must), limit=20, order_by="popularity")
-        if hits:
+        found = [it for _, it in self._filter(name, Where(must=must), limit=20)]
+        if found:
             # Among same-titled films, the most popular, then the most recent.
-            best = max(
-                hits, key=lambda h: (h.payload.get("popularity") or 0, h.payload.get("year") or 0)
-            )
-            return CatalogItem.from_payload(best.payload)
+            return max(found, key=lambda it: (it.popularity, it.year or 0))
         suggestions = self._similar_titles(text)
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
         raise NotFoundError(f"no film titled {title!r} in the catalog{hint}")
@@ -386,12 +487,12 @@ class ItemCatalog:
                     retrievers.append(Retriever("sparse", SPARSE, sparse=terms, weight=0.5))
 
         if retrievers:
-            hits = self._fused(name, retrievers, where, limit)
+            hits = self._query(name, self._fused_query(retrievers, where, limit))
         else:
-            hits = self.backend.filter_only(name, where, limit=limit, order_by="popularity")
+            hits = self._filter(name, where, limit)
         if not hits:
             self._explain_empty(request)
-        return [SearchResult(CatalogItem.from_payload(h.payload), h.score) for h in hits]
+        return [SearchResult(it, h.score) for h, it in hits]
 
     def _explain_empty(self, request: SearchRequest) -> None:
         """An empty result because of a misspelt genre or person gets a sentence saying so."""

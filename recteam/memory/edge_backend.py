@@ -77,6 +77,18 @@ def _point_from_record(record: Any) -> PointData:
     )
 
 
+def _hits(points: Sequence[Any], with_payload: bool) -> list[Hit]:
+    """The engine's scored points as hits; without payloads (what a caller that keeps its items
+    asks for: reading a payload out of the engine costs far more than the search), empty ones."""
+    if not with_payload:
+        return [Hit(str(p.id), float(p.score), {}) for p in points]
+    out = []
+    for p in points:
+        payload = p.payload  # built from the engine's record at each access: read once
+        out.append(Hit(str(p.id), float(p.score), dict(payload) if payload else {}))
+    return out
+
+
 def _scoring(r: Retriever) -> Any:
     if r.kind == "popular":
         return qe.OrderBy(r.using, direction=qe.Direction.Desc)
@@ -236,12 +248,15 @@ class EdgeBackend(VectorBackend):
     def count(self, name: str, where: Where | None = None) -> int:
         return self._shard(name).count(qe.CountRequest(exact=True, filter=_filter(where)))
 
-    def query(self, name: str, query: HybridQuery) -> list[Hit]:
+    def query(self, name: str, query: HybridQuery, with_payload: bool = True) -> list[Hit]:
         flt = _filter(query.where)
         retrievers = query.retrievers
         if len(retrievers) == 1:
             request = qe.QueryRequest(
-                limit=query.limit, query=_scoring(retrievers[0]), filter=flt, with_payload=True
+                limit=query.limit,
+                query=_scoring(retrievers[0]),
+                filter=flt,
+                with_payload=with_payload,
             )
         else:
             prefetches = [
@@ -252,24 +267,23 @@ class EdgeBackend(VectorBackend):
                 query=qe.Fusion.Rrf(k=query.rrf_k, weights=[r.weight for r in retrievers]),  # type: ignore[arg-type]
                 prefetches=prefetches,
                 filter=flt,
-                with_payload=True,
+                with_payload=with_payload,
             )
-        return [
-            Hit(str(p.id), float(p.score), dict(p.payload or {}))
-            for p in self._shard(name).query(request)
-        ]
+        return _hits(self._shard(name).query(request), with_payload)
 
     def filter_only(
-        self, name: str, where: Where, limit: int, order_by: str | None = None
+        self,
+        name: str,
+        where: Where,
+        limit: int,
+        order_by: str | None = None,
+        with_payload: bool = True,
     ) -> list[Hit]:
         scoring = qe.OrderBy(order_by, direction=qe.Direction.Desc) if order_by else None
         request = qe.QueryRequest(
-            limit=limit, query=scoring, filter=_filter(where), with_payload=True
+            limit=limit, query=scoring, filter=_filter(where), with_payload=with_payload
         )
-        return [
-            Hit(str(p.id), float(p.score), dict(p.payload or {}))
-            for p in self._shard(name).query(request)
-        ]
+        return _hits(self._shard(name).query(request), with_payload)
 
     def flush(self) -> None:
         for shard in self._shards.values():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from recteam.memory.items import normalize_key
@@ -23,6 +23,7 @@ def _alias_index() -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in index.items()}
 
 
+@lru_cache(maxsize=4096)
 def genre_keys(genre: str) -> frozenset[str]:
     """All catalog genre keys a person's genre word may mean; the word itself when unknown."""
     key = normalize_key(genre)

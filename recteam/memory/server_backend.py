@@ -255,7 +255,7 @@ class ServerBackend(VectorBackend):
     def count(self, name: str, where: Where | None = None) -> int:
         return self.client.count(name, count_filter=_filter(where), exact=True).count
 
-    def query(self, name: str, query: HybridQuery) -> list[Hit]:
+    def query(self, name: str, query: HybridQuery, with_payload: bool = True) -> list[Hit]:
         flt = _filter(query.where)
         if len(query.retrievers) == 1:
             r = query.retrievers[0]
@@ -265,7 +265,7 @@ class ServerBackend(VectorBackend):
                 using=r.using,
                 query_filter=flt,
                 limit=query.limit,
-                with_payload=True,
+                with_payload=with_payload,
             )
         else:
             prefetch = [
@@ -285,12 +285,17 @@ class ServerBackend(VectorBackend):
                 ),
                 query_filter=flt,
                 limit=query.limit,
-                with_payload=True,
+                with_payload=with_payload,
             )
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
 
     def filter_only(
-        self, name: str, where: Where, limit: int, order_by: str | None = None
+        self,
+        name: str,
+        where: Where,
+        limit: int,
+        order_by: str | None = None,
+        with_payload: bool = True,
     ) -> list[Hit]:
         if order_by:
             response = self.client.query_points(
@@ -300,10 +305,12 @@ class ServerBackend(VectorBackend):
                 ),
                 query_filter=_filter(where),
                 limit=limit,
-                with_payload=True,
+                with_payload=with_payload,
             )
             return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
-        records, _ = self.client.scroll(name, scroll_filter=_filter(where), limit=limit)
+        records, _ = self.client.scroll(
+            name, scroll_filter=_filter(where), limit=limit, with_payload=with_payload
+        )
         return [Hit(str(r.id), 0.0, dict(r.payload or {})) for r in records]
 
     def close(self) -> None:
