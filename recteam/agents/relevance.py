@@ -262,10 +262,11 @@ def _signals(item: CatalogItem, vector: np.ndarray | None, s: TurnSignals, x: _S
         else 0.0,
     }
     if vector is not None:
+        # the largest of a few: max() of the list is the same number as numpy's, sooner
         if x.vectors is not None:
-            out["similar_seeds"] = float((x.vectors @ vector).max())
+            out["similar_seeds"] = max((x.vectors @ vector).tolist())
         if x.team_vectors is not None:
-            out["similar_team"] = float((x.team_vectors @ vector).max())
+            out["similar_team"] = max((x.team_vectors @ vector).tolist())
         if s.message_vector is not None:
             out["query_message"] = float(s.message_vector @ vector)
         if s.dialogue_vector is not None:
