@@ -13,7 +13,6 @@ import pytest
 
 from recteam.agents.settings import TeamSettings
 from recteam.agents.trace import MemoryAccess, StepOutput, TraceEvent
-from recteam.evaluation import redial_runner
 from recteam.evaluation.redial_runner import EvalConfig, run_redial
 from recteam.memory.colike import LIKED_BOTH, colike_store, fused, shipped_table
 from recteam.memory.cooccurrence import CoMentionTable
@@ -196,7 +195,8 @@ def test_the_redial_evaluation_never_uses_the_shipped_table_or_live_co_likes(
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(redial_runner, "Recommender", Spy)
+    # The folds import the Recommender where they run (redial_folds), from the session module.
+    monkeypatch.setattr("recteam.orchestration.session.Recommender", Spy)
     redial = FIXTURES / "redial"
     config = EvalConfig(
         dialogues=redial / "dialogues.jsonl",
