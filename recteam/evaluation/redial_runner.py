@@ -27,7 +27,13 @@ import numpy as np
 from recteam.agents.relevance import weights
 from recteam.agents.settings import TeamSettings
 from recteam.evaluation.ranking_fit import PoolCollector, PoolWriter, hits, out_of_fold
-from recteam.evaluation.redial_folds import in_process, prepare, ranking_of, run_parts
+from recteam.evaluation.redial_folds import (
+    TurnResult,
+    in_process,
+    prepare,
+    ranking_of,
+    run_parts,
+)
 from recteam.evaluation.redial_metrics import KS, RecallCounter
 from recteam.evaluation.redial_protocol import baseline_rankings, eval_points, folds
 from recteam.evaluation.redial_store import embed_catalog, open_eval_store
@@ -200,7 +206,7 @@ def run_redial(
             mine = [p for p in parts if p.fold == n]
             described[fold.name] = mine[0].described
             timings["catalog_s"] += sum(p.catalog_s for p in mine)
-            by_key = {}
+            by_key: dict[str, TurnResult] = {}
             for p in mine:
                 by_key.update(
                     zip((q.key for q in data.points(n, p.part, p.parts)), p.turns, strict=True)
