@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
 from recteam.ui.cli import app, console, ensure_catalog, err_console, get_settings, get_store
 from recteam.ui.progress import progress_bar
@@ -23,51 +20,6 @@ app.add_typer(eval_app, name="eval")
 
 SHARED = Path("../shared/data")
 PROFILE_LIMIT = 200  # dialogues `eval redial-profile` replays by default (each ~6 team turns)
-
-
-@contextmanager
-def _rate_bar(
-    console: Console, description: str
-) -> Iterator[tuple[Callable[[int, str], None], Callable[[int], None]]]:
-    """Yields (start(total, unit), advance(n)) driving one bar whose rate names its unit with one
-    decimal ("3.4 turns/s"); each start counts, and measures the rate, anew."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        Task,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
-
-    class Rate(ProgressColumn):
-        def render(self, task: Task) -> Text:
-            speed = task.finished_speed or task.speed
-            unit = task.fields.get("unit", "items")
-            return Text(f"{speed:,.1f} {unit}/s" if speed else "", style="progress.data.speed")
-
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        Rate(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=console,
-    ) as progress:
-        task = progress.add_task(description, total=None, unit="items")
-
-        def start(total: int, unit: str) -> None:
-            progress.reset(task, total=total, unit=unit)
-
-        def advance(n: int) -> None:
-            progress.advance(task, n)
-
-        yield start, advance
 
 
 @eval_app.command()
@@ -207,7 +159,7 @@ def redial(
     stdout = sys.stdout
     show = err_console if as_json else console  # with --json, stdout holds the JSON alone
     quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
-    with quiet, _rate_bar(show, "ReDial") as (start, advance):
+    with quiet, progress_bar(show, "ReDial") as (start, advance):
         result = run_redial(
             config,
             build_embedder(settings.embedding),

@@ -16,11 +16,12 @@ __all__ = ["progress_bar"]
 
 @contextmanager
 def progress_bar(
-    console: Console, description: str
-) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
-    """Yields (start(total), advance(n)) callbacks driving one bar. The bar appears at the first
-    call, so work that fails before it starts (a file that cannot be read) leaves no empty bar
-    above its error."""
+    console: Console, description: str, unit: str = "items"
+) -> Iterator[tuple[Callable[..., None], Callable[[int], None]]]:
+    """Yields (start(total, unit=None), advance(n)) callbacks driving one bar; each start counts,
+    and measures the rate, anew, in `unit`s a second ("3.4 turns/s"; a new unit may be named at
+    a start). The bar appears at the first call, so work that fails before it starts (a file that
+    cannot be read) leaves no empty bar above its error."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -36,7 +37,11 @@ def progress_bar(
     class RateColumn(ProgressColumn):
         def render(self, task: Task) -> Text:
             speed = task.finished_speed or task.speed
-            return Text(f"{speed:,.0f} items/s" if speed else "", style="progress.data.speed")
+            shown = f"{speed:,.1f}" if speed and speed < 100 else f"{speed or 0:,.0f}"
+            return Text(
+                f"{shown} {task.fields.get('unit', unit)}/s" if speed else "",
+                style="progress.data.speed",
+            )
 
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -51,12 +56,15 @@ def progress_bar(
     )
     tasks: list[TaskID] = []
 
-    def start(total: int | None) -> None:
+    first_unit = unit
+
+    def start(total: int | None, unit: str | None = None) -> None:
         if not tasks:
             progress.start()
-            tasks.append(progress.add_task(description, total=total))
-        else:
-            progress.update(tasks[0], total=total, completed=0)
+            tasks.append(progress.add_task(description, total=total, unit=unit or first_unit))
+        else:  # a new stage: its own count and rate
+            now = str(progress.tasks[0].fields.get("unit", first_unit))
+            progress.reset(tasks[0], total=total, unit=unit or now)
 
     def advance(n: int) -> None:
         if not tasks:
