@@ -36,10 +36,10 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
+import json
 import os
-import pickle
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from importlib import resources
@@ -486,8 +486,34 @@ def mention_at(
 
 
 # The cache beside the store ----------------------------------------------------------------------
-_CACHE_NAME = "linker.pickle"
+# JSON, not pickle: the file lives in the user's store folder, and unpickling a file that someone
+# else could write there would run their code as the user; JSON is data only (a forged file can
+# at worst make the linker wrong). Laid out in columns (one list per Film field, keys apart from
+# their films), so a start is one json.loads and a few zips: ~4x faster than unpickling ~39k
+# frozen dataclasses one __setstate__ at a time. The first line is the key alone, so a stale file
+# is told from its first line without parsing the rest.
+_CACHE_NAME = "linker.json"
+_OLD_CACHE_NAMES = ("linker.pickle",)  # what recteam wrote before; removed, never read
 _NOT_CACHED = ("_lexicon", "_known")  # loaded from recteam's own files, the same for every store
+# Every other attribute a linker holds, built or loaded (the cached properties computed first).
+_CACHED = (
+    "_films",
+    "_people",
+    "_short_names",
+    "_first_names",
+    "_predicates",
+    "_heads",
+    "_tiers",
+    "_name_needs_capitals",
+    "_reachable",
+    "latest_year",
+    "_well_known",
+    "_typo_buckets",
+    "film_titles",
+    "title_word_counts",
+)
+_FILM_FIELDS = ("id", "title", "year", "article", "popularity", "alias")
+_TIERS = {str(int(t)): t for t in Tier}
 # What the cached state is computed by: a change to any of these files is a new key.
 _CODE = ("agents/offline/linking.py", "agents/offline/catalog_index.py", "memory/items.py")
 
@@ -502,16 +528,144 @@ def _cache_key(revision: str, known: frozenset[str]) -> str:
     return h.hexdigest()
 
 
+class _FilmRows:
+    """The cache's film columns; a Film is made when first read (a run reads few of ~39k)."""
+
+    def __init__(self, columns: Sequence[Sequence[Any]]) -> None:
+        self._columns = columns
+        self._made: list[Film | None] = [None] * len(columns[0])
+        if any(len(c) != len(self._made) for c in columns):
+            raise ValueError("film columns of different lengths")
+
+    def __getitem__(self, row: int) -> Film:
+        film = self._made[row]
+        if film is None:
+            film = self._made[row] = Film(*(c[row] for c in self._columns))
+        return film
+
+
+class _CachedFilms(Mapping[str, list[Film]]):
+    """EntityLinker._films as loaded: title key -> its films, made on first read."""
+
+    def __init__(self, rows: _FilmRows, members: dict[str, list[int]]) -> None:
+        self._rows, self._members = rows, members
+        self._made: dict[str, list[Film]] = {}
+
+    def __getitem__(self, key: str) -> list[Film]:
+        films = self._made.get(key)
+        if films is None:
+            films = self._made[key] = [self._rows[i] for i in self._members[key]]
+        return films
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._members
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._members)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+
+class _CachedFilm(Mapping[str, Film]):
+    """EntityLinker._well_known as loaded: title key -> one film, made on first read."""
+
+    def __init__(self, rows: _FilmRows, row_of: dict[str, int]) -> None:
+        self._rows, self._row_of = rows, row_of
+
+    def __getitem__(self, key: str) -> Film:
+        return self._rows[self._row_of[key]]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._row_of
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._row_of)
+
+    def __len__(self) -> int:
+        return len(self._row_of)
+
+
+def _to_json(linker: EntityLinker) -> dict[str, Any]:
+    """The linker's catalog-derived state as JSON-ready columns."""
+    state = vars(linker)
+    expected = {*_CACHED, *_NOT_CACHED}
+    if set(state) != expected:  # a new attribute must be cached here (or listed as not cached)
+        raise ValueError(f"linker attributes changed: {sorted(set(state) ^ expected)}")
+    rows: dict[Film, int] = {}  # each distinct film once; keys point at rows
+    for films in linker._films.values():
+        for f in films:
+            rows.setdefault(f, len(rows))
+    keys = list(linker._films)
+    people = list(linker._people)
+    named = {*keys, *people}
+    counts = linker.title_word_counts
+    return {
+        "films": [[getattr(f, name) for f in rows] for name in _FILM_FIELDS],
+        "keys": keys,
+        "members": [[rows[f] for f in linker._films[k]] for k in keys],
+        "tiers": "".join(str(int(linker._tiers[k])) for k in keys),
+        "people": people,
+        "names": [linker._people[k] for k in people],
+        "needs_capitals": "".join("1" if linker._name_needs_capitals[k] else "0" for k in people),
+        "short_names": linker._short_names,
+        "first_names": sorted(linker._first_names),
+        "predicates": sorted(linker._predicates),
+        "heads": sorted(linker._heads),
+        "prefixes": sorted(linker._reachable - named),  # the keys themselves are reachable too
+        "latest_year": linker.latest_year,
+        "well_known": {k: rows[f] for k, f in linker._well_known.items()},
+        "title_words": [list(counts), list(counts.values())],
+    }
+
+
+def _from_json(data: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of _to_json: the linker's attributes (KeyError, TypeError, ValueError or
+    IndexError on a file not written by _to_json). Films are made when first read; the
+    properties cached from them (film titles, typo buckets) are computed from the columns."""
+    ids, titles, *_, aliases = columns = data["films"]
+    if len(columns) != len(_FILM_FIELDS):
+        raise ValueError("not the film columns of this version")
+    rows = _FilmRows(columns)
+    keys, people = data["keys"], data["people"]
+    well_known: dict[str, int] = data["well_known"]
+    typo_buckets: dict[tuple[str, int], list[str]] = {}
+    for key in well_known:
+        typo_buckets.setdefault((key[0], len(key)), []).append(key)
+    words, counts = data["title_words"]
+    return {
+        "_films": _CachedFilms(rows, dict(zip(keys, data["members"], strict=True))),
+        "_people": dict(zip(people, data["names"], strict=True)),
+        "_short_names": dict(data["short_names"]),
+        "_first_names": frozenset(data["first_names"]),
+        "_predicates": frozenset(data["predicates"]),
+        "_heads": frozenset(data["heads"]),
+        "_tiers": dict(zip(keys, map(_TIERS.__getitem__, data["tiers"]), strict=True)),
+        "_name_needs_capitals": dict(
+            zip(people, (c == "1" for c in data["needs_capitals"]), strict=True)
+        ),
+        "_reachable": {*keys, *people, *data["prefixes"]},
+        "latest_year": data["latest_year"],
+        "_well_known": _CachedFilm(rows, well_known),
+        "_typo_buckets": typo_buckets,
+        # Every row not made under another film's title (an alias) is a film of the catalog.
+        "film_titles": {
+            i: t for i, t, alias in zip(ids, titles, aliases, strict=True) if not alias
+        },
+        "title_word_counts": Counter(dict(zip(words, counts, strict=True))),
+    }
+
+
 def _load(path: Path, key: str, lex: Lexicon, known: frozenset[str]) -> EntityLinker | None:
     """The cached linker when `path` holds one under `key`; None when absent, stale or broken."""
     collecting = gc.isenabled()
     gc.disable()  # hundreds of thousands of small objects and no cycles, as in from_items
     try:
         with open(path, "rb") as fh:
-            if pickle.load(fh) != key:
+            if fh.readline().strip() != key.encode():
                 return None
-            state: dict[str, Any] = pickle.load(fh)
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError):
+            state = _from_json(json.loads(fh.read()))
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None
     finally:
         if collecting:
@@ -523,17 +677,19 @@ def _load(path: Path, key: str, lex: Lexicon, known: frozenset[str]) -> EntityLi
 
 def _save(linker: EntityLinker, path: Path, key: str) -> None:
     """Writes the linker's catalog-derived state under `key`, whole or not at all (a temporary
-    file renamed over the old one); a folder that cannot be written only costs the next start
-    a rebuild."""
+    file renamed over the old one), and removes a cache of the old format beside it; a folder
+    that cannot be written only costs the next start a rebuild."""
     for ready in ("_well_known", "_typo_buckets", "film_titles", "title_word_counts"):
         getattr(linker, ready)  # computed now (cached properties), so later starts load them
-    state = {k: v for k, v in vars(linker).items() if k not in _NOT_CACHED}
+    body = json.dumps(_to_json(linker), ensure_ascii=False, separators=(",", ":"))
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            pickle.dump(key, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(f"{key}\n")
+            fh.write(body)
         tmp.replace(path)
+        for old in _OLD_CACHE_NAMES:
+            path.with_name(path.name.replace(_CACHE_NAME, old)).unlink(missing_ok=True)
     except OSError:
         tmp.unlink(missing_ok=True)
