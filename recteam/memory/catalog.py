@@ -45,6 +45,8 @@ Progress = Callable[[int], None]
 # Items kept in memory by point id (see ItemCatalog._cache): a turn reads ~600, mostly the same
 # popular films every turn; the whole catalog would be ~40k.
 ITEM_CACHE_SIZE = 20_000
+# Titles resolved and example vectors kept under one revision (a bound, rarely reached).
+MEMO_SIZE = 4096
 
 
 @dataclass
@@ -69,6 +71,18 @@ class SearchRequest:
 class SearchResult:
     item: CatalogItem
     score: float
+
+
+@dataclass
+class _Memo:
+    """What the catalog keeps in memory under one revision (see ItemCatalog._cache)."""
+
+    # items read back, by point id, each built once from its payload
+    items: dict[str, CatalogItem] = field(default_factory=dict)
+    # resolve_title's engine answer by (title key, year): the point ids of the same-titled films
+    titles: dict[tuple[str, int | None], tuple[str, ...]] = field(default_factory=dict)
+    # dense vectors as the engine returns them (liked and disliked examples), by point id
+    dense: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class ItemCatalog:
@@ -98,11 +112,14 @@ class ItemCatalog:
             float_fields=("popularity",),
             text_fields=("title",),
         )
-        # Items read back, by point id, with the description vector vectors() found for each:
-        # built once from their payloads, valid while _cache_key() is unchanged.
+        # Items read back, by point id, with the description vector vectors() found for each,
+        # titles resolved and example vectors: valid while _cache_key() is unchanged.
         self._cache_lock = threading.Lock()
-        self._cache_state: tuple[tuple[str | None, str], dict[str, CatalogItem]] | None = None
+        self._cache_state: tuple[tuple[str | None, str], _Memo] | None = None
         self._vector_cache: dict[str, tuple[CatalogItem, np.ndarray]] = {}
+        self._revision_path = (
+            None if state_dir is None else str(state_dir / f"{self.alias}.revision")
+        )
 
     # state -----------------------------------------------------------------------------------
     @property
@@ -167,62 +184,95 @@ class ItemCatalog:
     def _cache_key(self) -> tuple[str | None, str]:
         """The live collection and the revision token: every write renews the token before it
         starts and after it ends, so items cached under one key are the live ones. Cheaper than
-        revision(), which also counts the points (milliseconds on 36k)."""
-        try:
-            token = self._revision_file.read_text(encoding="utf-8").strip()
-        except OSError:
-            token = ""
+        revision(), which also counts the points (milliseconds on 36k); the token is read with
+        os.read, a third of Path.read_text's time, since every search asks once."""
+        token = ""
+        if self._revision_path is not None:
+            try:
+                fd = os.open(self._revision_path, os.O_RDONLY)
+            except OSError:
+                pass
+            else:
+                try:
+                    token = os.read(fd, 256).decode("utf-8", "replace").strip()
+                finally:
+                    os.close(fd)
         return self.collection, token
 
-    def _cache(self) -> dict[str, CatalogItem] | None:
-        """The items read back under the current revision, by point id; None without a
-        state_dir (a server others write to: every read takes the engine's payloads)."""
+    def _cache(self) -> _Memo | None:
+        """What is kept under the current revision (items by point id, titles resolved,
+        example vectors); None without a state_dir (a server others write to: every read takes
+        the engine's answer). A search asks once and passes it down."""
         if self.state_dir is None:
             return None
         key = self._cache_key()
         with self._cache_lock:
             state = self._cache_state
             if state is None or state[0] != key:
-                state = (key, {})
+                state = (key, _Memo())
                 self._cache_state = state
                 self._vector_cache = {}
             return state[1]
 
     def _items(
-        self, name: str, hits: Sequence[Hit], cache: dict[str, CatalogItem] | None
+        self, name: str, hits: Sequence[Hit], memo: _Memo | None
     ) -> list[tuple[Hit, CatalogItem]]:
-        """`hits` with their items, in order: from their payloads when `cache` is None, else
-        from the cache, the rest read by id in one call (and cached); a hit whose point is gone
+        """`hits` with their items, in order: from their payloads when `memo` is None, else
+        from the memo, the rest read by id in one call (and kept); a hit whose point is gone
         is left out. The payload was validated when it was written, so an item is built from it
         once, not at every search."""
-        if cache is None:
+        if memo is None:
             return [(h, CatalogItem.from_payload(h.payload)) for h in hits]
+        cache = memo.items
         found = {h.id: it for h in hits if (it := cache.get(h.id)) is not None}
         missing = [h.id for h in hits if h.id not in found]
         if missing:
             if len(cache) + len(missing) > ITEM_CACHE_SIZE:  # a bound, rarely reached
                 with self._cache_lock:
-                    if self._cache_state is not None and self._cache_state[1] is cache:
-                        cache = {}
-                        self._cache_state = (self._cache_state[0], cache)
+                    if memo.items is cache:
+                        cache = memo.items = {}
                         self._vector_cache = {}
             for p in self.backend.retrieve(name, missing):
                 found[p.id] = cache[p.id] = CatalogItem.from_payload(p.payload)
         return [(h, found[h.id]) for h in hits if h.id in found]
 
-    def _query(self, name: str, query: HybridQuery) -> list[tuple[Hit, CatalogItem]]:
-        cache = self._cache()
-        hits = self.backend.query(name, query, with_payload=cache is None)
-        return self._items(name, hits, cache)
+    def _query(
+        self, name: str, query: HybridQuery, memo: _Memo | None
+    ) -> list[tuple[Hit, CatalogItem]]:
+        hits = self.backend.query(name, query, with_payload=memo is None)
+        return self._items(name, hits, memo)
 
     def _filter(
-        self, name: str, where: Where, limit: int, order_by: str | None = "popularity"
+        self,
+        name: str,
+        where: Where,
+        limit: int,
+        memo: _Memo | None,
+        order_by: str | None = "popularity",
     ) -> list[tuple[Hit, CatalogItem]]:
-        cache = self._cache()
         hits = self.backend.filter_only(
-            name, where, limit=limit, order_by=order_by, with_payload=cache is None
+            name, where, limit=limit, order_by=order_by, with_payload=memo is None
         )
-        return self._items(name, hits, cache)
+        return self._items(name, hits, memo)
+
+    def _dense(self, name: str, point_ids: Sequence[str], memo: _Memo | None) -> list[np.ndarray]:
+        """The description vectors of these points as the engine stores them (bit for bit what
+        it compares against), each point once, in the engine's order for those it reads; kept
+        in `memo`: a liked film is liked again next turn."""
+        if not point_ids:
+            return []
+        if memo is None:
+            points = self.backend.retrieve(name, point_ids, with_vectors=True)
+            return [p.dense[DENSE] for p in points if DENSE in p.dense]
+        known = memo.dense
+        missing = [i for i in dict.fromkeys(point_ids) if i not in known]
+        if missing:
+            if len(known) + len(missing) > MEMO_SIZE:
+                known.clear()
+            for p in self.backend.retrieve(name, missing, with_vectors=True):
+                if DENSE in p.dense:
+                    known[p.id] = p.dense[DENSE]
+        return [v for i in dict.fromkeys(point_ids) if (v := known.get(i)) is not None]
 
     # building --------------------------------------------------------------------------------
     def points_for(
@@ -312,12 +362,15 @@ class ItemCatalog:
 
     def get(self, item_ids: Sequence[str]) -> list[CatalogItem]:
         """The items with these ids, in that order, each once; unknown ids are left out."""
-        name = self._live()
+        return self._get(self._live(), item_ids, self._cache())
+
+    def _get(self, name: str, item_ids: Sequence[str], memo: _Memo | None) -> list[CatalogItem]:
+        if not item_ids:
+            return []
         ids = list(dict.fromkeys(point_id(i) for i in item_ids))
-        cache = self._cache()
-        if cache is None:
+        if memo is None:
             return [CatalogItem.from_payload(p.payload) for p in self.backend.retrieve(name, ids)]
-        return [it for _, it in self._items(name, [Hit(i, 0.0, {}) for i in ids], cache)]
+        return [it for _, it in self._items(name, [Hit(i, 0.0, {}) for i in ids], memo)]
 
     def vectors(self, items: Sequence[CatalogItem]) -> dict[str, np.ndarray]:
         """Description vectors by item id: from the embedding cache, which holds every vector
@@ -354,7 +407,7 @@ class ItemCatalog:
         under `where`."""
         name = self._live()
         query = self._fused_query([Retriever("dense", DENSE, dense=vector)], where, limit)
-        return [it for _, it in self._query(name, query)]
+        return [it for _, it in self._query(name, query, self._cache())]
 
     def word_neighbors(
         self, item_ids: Sequence[str], where: Where, limit: int
@@ -364,6 +417,7 @@ class ItemCatalog:
         score against itself, 0..1). Words find what description vectors blur: a director
         named in both summaries, a franchise, a studio, a shared setting."""
         name = self._live()
+        memo = self._cache()
         out: dict[str, list[tuple[CatalogItem, float]]] = {}
         for p in self.backend.retrieve(name, [point_id(i) for i in item_ids], with_vectors=True):
             terms = p.sparse.get(SPARSE)
@@ -377,7 +431,7 @@ class ItemCatalog:
             )
             if not own or own[0].score <= 0:
                 continue
-            hits = self._query(name, HybridQuery(retriever, where=where, limit=limit))
+            hits = self._query(name, HybridQuery(retriever, where=where, limit=limit), memo)
             out[str(p.payload["item_id"])] = [
                 (it, min(h.score / own[0].score, 1.0)) for h, it in hits if h.id != p.id
             ]
@@ -399,24 +453,40 @@ class ItemCatalog:
 
     def popular(self, where: Where, limit: int) -> list[CatalogItem]:
         """The most popular items matching `where` (no text to rank by)."""
-        return [it for _, it in self._filter(self._live(), where, limit)]
+        return [it for _, it in self._filter(self._live(), where, limit, self._cache())]
 
     def matching(self, where: Where, limit: int) -> list[CatalogItem]:
         """Items matching `where` in the engine's order (no ranking), at most `limit`."""
-        return [it for _, it in self._filter(self._live(), where, limit, order_by=None)]
+        return [
+            it for _, it in self._filter(self._live(), where, limit, self._cache(), order_by=None)
+        ]
 
     def resolve_title(self, title: str) -> CatalogItem:
         """The catalog item a person means by `title`, optionally 'Title (1999)'."""
-        name = self._live()
+        return self._resolve(self._live(), title, self._cache())
+
+    def _resolve(self, name: str, title: str, memo: _Memo | None) -> CatalogItem:
+        """resolve_title; the engine's answer for a title is kept in `memo` under the revision
+        (the liked films of a conversation are resolved again at every turn)."""
         text, year = title.strip(), None
         if text.endswith(")") and "(" in text:
             head, _, tail = text.rpartition("(")
             if tail[:-1].strip().isdigit():
                 text, year = head.strip(), int(tail[:-1])
-        must: tuple = (Match("title_key", (title_key(text),)),)
-        if year is not None:
-            must += (Range("year", gte=year - 1, lte=year + 1),)
-        found = [it for _, it in self._filter(name, Where(must=must), limit=20)]
+        key = (title_key(text), year)
+        ids = memo.titles.get(key) if memo is not None else None
+        if ids is not None:
+            found = [it for _, it in self._items(name, [Hit(i, 0.0, {}) for i in ids], memo)]
+        else:
+            must: tuple = (Match("title_key", (key[0],)),)
+            if year is not None:
+                must += (Range("year", gte=year - 1, lte=year + 1),)
+            pairs = self._filter(name, Where(must=must), 20, memo)
+            found = [it for _, it in pairs]
+            if memo is not None and found:
+                if len(memo.titles) >= MEMO_SIZE:
+                    memo.titles.clear()
+                memo.titles[key] = tuple(h.id for h, _ in pairs)
         if found:
             # Among same-titled films, the most popular, then the most recent.
             return max(found, key=lambda it: (it.popularity, it.year or 0))
@@ -453,10 +523,12 @@ class ItemCatalog:
 
     def search(self, request: SearchRequest) -> list[SearchResult]:
         name = self._live()
+        memo = self._cache()  # once a search: it reads the revision
         limit = request.limit or self.settings.limit
-        liked = [self.resolve_title(t) for t in request.like] + self.get(request.like_ids)
+        liked = [self._resolve(name, t, memo) for t in request.like]
+        liked += self._get(name, request.like_ids, memo)
         disliked = [point_id(i) for i in request.dislike_ids]
-        excluded = [self.resolve_title(t).point_id for t in request.exclude]
+        excluded = [self._resolve(name, t, memo).point_id for t in request.exclude]
         # Liked and disliked items are references, not answers: they are excluded from results.
         where = self.constraints(
             request, exclude_point_ids=excluded + disliked + [it.point_id for it in liked]
@@ -470,13 +542,8 @@ class ItemCatalog:
             if sparse:
                 retrievers.append(Retriever("sparse", SPARSE, sparse=sparse))
         if liked:
-            points = self.backend.retrieve(name, [it.point_id for it in liked], with_vectors=True)
-            examples = tuple(p.dense[DENSE] for p in points if DENSE in p.dense)
-            negatives = tuple(
-                p.dense[DENSE]
-                for p in self.backend.retrieve(name, disliked, with_vectors=True)
-                if DENSE in p.dense
-            )
+            examples = tuple(self._dense(name, [it.point_id for it in liked], memo))
+            negatives = tuple(self._dense(name, disliked, memo))
             if examples:
                 retrievers.append(
                     Retriever("recommend", DENSE, positives=examples, negatives=negatives)
@@ -487,9 +554,9 @@ class ItemCatalog:
                     retrievers.append(Retriever("sparse", SPARSE, sparse=terms, weight=0.5))
 
         if retrievers:
-            hits = self._query(name, self._fused_query(retrievers, where, limit))
+            hits = self._query(name, self._fused_query(retrievers, where, limit), memo)
         else:
-            hits = self._filter(name, where, limit)
+            hits = self._filter(name, where, limit, memo)
         if not hits:
             self._explain_empty(request)
         return [SearchResult(it, h.score) for h, it in hits]
