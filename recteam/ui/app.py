@@ -8,6 +8,8 @@ Who is who: with logins (`signed_in`, see ui/auth.py) every handler acts for the
 
 from __future__ import annotations
 
+import recteam.ui.gradio_pyi  # noqa: F401  # isort: skip (before gradio: it imports faster, see there)
+
 import asyncio
 import logging
 import os
