@@ -7,6 +7,7 @@ This is the function the searcher agent calls and `recteam search` prints.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import threading
@@ -47,6 +48,9 @@ Progress = Callable[[int], None]
 ITEM_CACHE_SIZE = 20_000
 # Titles resolved and example vectors kept under one revision (a bound, rarely reached).
 MEMO_SIZE = 4096
+# Hits asked for beyond a ranking's limit, so that a group of equal scores the limit cuts is
+# whole before it is ordered by id and cut (asked again with more when it may not be).
+TIE_MARGIN = 10
 
 
 @dataclass
@@ -239,8 +243,28 @@ class ItemCatalog:
     def _query(
         self, name: str, query: HybridQuery, memo: _Memo | None
     ) -> list[tuple[Hit, CatalogItem]]:
-        hits = self.backend.query(name, query, with_payload=memo is None)
-        return self._items(name, hits, memo)
+        return self._items(name, self._ranked(name, query, memo is None), memo)
+
+    def _ranked(self, name: str, query: HybridQuery, with_payload: bool) -> list[Hit]:
+        """The engine's ranking with equal scores in point-id order, the same in every process
+        and on either backend. The engine breaks ties arbitrarily (its fusion collects points
+        in a hash map seeded per process), which made the same search answer differently from
+        run to run. So a few more hits than `limit` are asked for, ordered by (score, id), and
+        cut; when the last one asked for still ties with the limit's, more are asked for. The
+        prefetch depth is the caller's: the scores do not change."""
+        limit = query.limit
+        if len(query.retrievers) == 1 and query.retrievers[0].kind == "popular":
+            return self.backend.query(name, query, with_payload=with_payload)  # no scores
+        fetch = limit + TIE_MARGIN
+        while True:
+            hits = self.backend.query(
+                name, dataclasses.replace(query, limit=fetch), with_payload=with_payload
+            )
+            if len(hits) < fetch or hits[-1].score != hits[limit - 1].score:
+                break
+            fetch *= 2
+        hits.sort(key=lambda h: (-h.score, h.id))
+        return hits[:limit]
 
     def _filter(
         self,
