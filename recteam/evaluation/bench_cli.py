@@ -3,6 +3,9 @@
 - `recteam --help`;
 - `recteam ask "Recommend a comedy from the 1990s" --user bench-cli --json` on the configured
   store (prepared first: the first start's ingest and the linker's first build are not counted);
+- the same `ask` with no bytecode to read (PYTHONPYCACHEPREFIX at an empty folder, nothing
+  written): every module compiled at every start, as in a fresh clone whose install did not compile
+  (make install does) where Python writes no cache (PYTHONDONTWRITEBYTECODE, as in CI);
 - `recteam serve` on a free port until its page answers (a restart: the store already prepared).
 
 The memories the timed turns leave for the user `bench-cli` are deleted at the end.
@@ -19,12 +22,13 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["ASK", "CliFigure", "cli_figures", "report"]
+__all__ = ["ASK", "CASES", "CliFigure", "cli_figures", "no_bytecode_env", "report"]
 
 ASK = "Recommend a comedy from the 1990s"
 USER = "bench-cli"
@@ -65,10 +69,20 @@ def _wait(proc: subprocess.Popen[bytes], started: float) -> tuple[float, float, 
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def _run_once(argv: Sequence[str]) -> tuple[float, float, float]:
+def _run_once(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **env} if env else None,
+    )
     return _wait(proc, started)
+
+
+def no_bytecode_env(empty: str) -> dict[str, str]:
+    """Python reads bytecode only from `empty` (an empty folder) and writes none."""
+    return {"PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def _free_port() -> int:
@@ -105,31 +119,48 @@ def _serve_once(timeout: float = 120.0) -> tuple[float, float, float]:
     return ready, cpu, peak
 
 
-def cli_figures(runs: int = 5, log: Callable[[str], None] = lambda _: None) -> list[CliFigure]:
-    cases: list[tuple[str, str, Callable[[], tuple[float, float, float]]]] = [
-        ("--help", "recteam --help", lambda: _run_once(_recteam("--help"))),
-        (
-            "ask --json",
-            f'recteam ask "{ASK}" --user {USER} --json',
-            lambda: _run_once(_recteam("ask", ASK, "--user", USER, "--json")),
-        ),
-        ("serve ready", "recteam serve (until its page answers)", _serve_once),
-    ]
-    figures = []
-    for name, command, once in cases:
-        log(f"{name}: warm-up")
-        once()  # prepares the store and the cached linker on a first run; not counted
-        fig = CliFigure(name, command, load_before=_load())
-        for i in range(runs):
-            log(f"{name}: run {i + 1} of {runs}")
-            wall, cpu, peak = once()
-            fig.wall_s.append(wall)
-            fig.cpu_s.append(cpu)
-            fig.peak_mb.append(peak)
-        fig.load_after = _load()
-        figures.append(fig)
+CASES = ("--help", "ask --json", "ask, no .pyc", "serve ready")
+
+
+def cli_figures(
+    runs: int = 5,
+    log: Callable[[str], None] = lambda _: None,
+    only: Sequence[str] = CASES,
+) -> list[CliFigure]:
+    """The figures of the commands named in `only` (CASES: all)."""
+    ask = _recteam("ask", ASK, "--user", USER, "--json")
+    with tempfile.TemporaryDirectory(prefix="recteam-no-pyc-") as empty:
+        cases: list[tuple[str, str, Callable[[], tuple[float, float, float]]]] = [
+            ("--help", "recteam --help", lambda: _run_once(_recteam("--help"))),
+            ("ask --json", f'recteam ask "{ASK}" --user {USER} --json', lambda: _run_once(ask)),
+            (
+                "ask, no .pyc",
+                "PYTHONPYCACHEPREFIX=<empty folder> PYTHONDONTWRITEBYTECODE=1 the same ask",
+                lambda: _run_once(ask, env=no_bytecode_env(empty)),
+            ),
+            ("serve ready", "recteam serve (until its page answers)", _serve_once),
+        ]
+        unknown = set(only) - {name for name, _, _ in cases}
+        if unknown:
+            raise ValueError(f"no such case: {sorted(unknown)}")
+        figures = []
+        for name, command, once in cases:
+            if name not in only:
+                continue
+            log(f"{name}: warm-up")
+            once()  # prepares the store and the cached linker on a first run; not counted
+            fig = CliFigure(name, command, load_before=_load())
+            for i in range(runs):
+                log(f"{name}: run {i + 1} of {runs}")
+                wall, cpu, peak = once()
+                fig.wall_s.append(wall)
+                fig.cpu_s.append(cpu)
+                fig.peak_mb.append(peak)
+            fig.load_after = _load()
+            figures.append(fig)
     # What the timed turns remembered about the bench's user goes again.
-    _run_once(_recteam("memory", "delete", "--user", USER, "--all", "--yes"))
+    if any(name.startswith("ask") for name in only):
+        _run_once(_recteam("memory", "delete", "--user", USER, "--all", "--yes"))
     return figures
 
 

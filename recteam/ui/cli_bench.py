@@ -58,9 +58,10 @@ def bench(
         typer.Option(
             "--cli",
             help="Instead: the command line's start as whole processes (recteam --help, one "
-            "`ask --json` turn, `serve` until its page answers) on your configured store, each "
-            "--turns times (default 5): median wall seconds, CPU, peak memory, beside the "
-            "machine's load.",
+            "`ask --json` turn, the same with no bytecode to read as in a fresh uncompiled "
+            "install, `serve` until its page answers) on your configured store, each --turns "
+            "times (default 5): median wall seconds, CPU, peak memory, beside the machine's "
+            "load.",
         ),
     ] = False,
     web: Annotated[
