@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +92,45 @@ def test_an_offered_copy_replaces_the_last_one_and_forget_removes_only_that_user
     assert ben.exists() and files.files("ben") == [
         files.user_dir("ben") / "recteam-trace-s-ben.jsonl"
     ]
+
+
+def test_a_copy_the_caller_kept_is_replaced_without_looking_through_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = UserFiles.at(tmp_path / "memory", cache=tmp_path / "cache")
+    trace = files.write_trace("ana", "s-ana", [_Event(1)])  # type: ignore[list-item]
+    first = files.offer(trace)
+    looked: list[object] = []
+    monkeypatch.setattr(files, "cached_copies", lambda names: looked.append(names) or [])
+
+    second = files.offer(trace, replacing=first)
+
+    assert looked == [] and not first.exists() and not first.parent.exists()
+    assert second.read_text() == trace.read_text()
+    # a path that is not a copy of this file (another name, or outside the caches) is left
+    # alone, and the caches are looked through as without it
+    elsewhere = tmp_path / "recteam-0123" / trace.name
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("mine")
+    files.offer(trace, replacing=elsewhere)
+    assert elsewhere.read_text() == "mine" and len(looked) == 1
+
+
+def test_the_sweep_removes_old_copies_only(tmp_path: Path) -> None:
+    files = UserFiles.at(tmp_path / "memory", cache=tmp_path / "cache")
+    trace = files.write_trace("ana", "s-ana", [_Event(1)])  # type: ignore[list-item]
+    old = files.offer(trace)
+    new = files.offer(files.write_memory_export("ana", {"records": []}))
+    hour_ago = time.time() - 3700
+    os.utime(old.parent, (hour_ago, hour_ago))
+    upload = tmp_path / "cache" / ("cd" * 32) / "upload.jsonl"  # Gradio's own: not ours to sweep
+    upload.parent.mkdir()
+    upload.write_text("{}")
+    os.utime(upload.parent, (hour_ago, hour_ago))
+
+    assert files.sweep(older_than_s=3600) == 1
+
+    assert not old.parent.exists() and new.exists() and upload.exists() and trace.exists()
 
 
 # the command line ---------------------------------------------------------------------------------

@@ -57,6 +57,9 @@ from recteam.ui.user_files import UserFiles
 
 __all__ = ["PAGE_ASSETS", "build_app"]
 
+# Download copies older than this are removed when the app starts: they served the tabs of an
+# earlier run (a tab's state does not outlive its server); the originals stay in user-files.
+STALE_COPY_S = 3600.0
 REDRAW_GAP_S = 0.25  # a turn in progress is redrawn at most this often (ui/pacing.py)
 ASSETS = Path(__file__).parent / "assets"
 # What Blocks.launch takes besides the app: the page's style sheet and the cards' script.
@@ -78,6 +81,13 @@ REPLAY_STOPS = (TurnStarted, StepFinished, TurnFinished)  # where a step-per-cli
 
 log = logging.getLogger("recteam.ui")
 
+# Gradio's queue summarises its last GRADIO_ANALYTICS_MAX_EVENTS events (default 10,000) in a
+# pandas DataFrame after every GRADIO_ANALYTICS_CACHE_FREQUENCY events (default 1): a cost that
+# grows with the server's age, paid at the end of every event, for a monitoring page recteam
+# does not open (12% of a busy server's time at a few hundred events). A short window, summarised
+# now and then, keeps the page working for whoever turns it on. Read when the queue is made.
+QUEUE_ANALYTICS = {"GRADIO_ANALYTICS_MAX_EVENTS": "500", "GRADIO_ANALYTICS_CACHE_FREQUENCY": "50"}
+
 
 @dataclass
 class TabSession:
@@ -88,6 +98,7 @@ class TabSession:
     events: list[TraceEvent] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)  # role -> model chosen in this tab
     trace: Path | None = None  # this session's trace file, written at the end of each turn
+    offered: Path | None = None  # its download copy in Gradio's cache, replaced at each turn
     # The chat of the finished turns, drawn once (and again only when a verdict changes a card):
     # each streamed update of a turn re-draws the turn in progress only.
     drawn: list[gr.ChatMessage] = field(default_factory=list)
@@ -144,10 +155,13 @@ def browser_secret(folder: Path) -> str:
 def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> gr.Blocks:
     """The web app. `signed_in`: the app is launched with logins (Gradio's `auth`), and a
     person is their login, not the name field."""
+    for name, value in QUEUE_ANALYTICS.items():
+        os.environ.setdefault(name, value)  # a deployment's own setting wins
     clients_cache: dict[tuple[str, str], RoleClients] = {}
     choices = _model_choices(settings)
     # Downloads are copied into the cache Gradio serves from (GRADIO_TEMP_DIR), as Blocks do.
     files = UserFiles.at(settings.memory.path, cache=Path(get_upload_folder()))
+    files.sweep(older_than_s=STALE_COPY_S)
     memory = MemoryPanel(rec.store.memories, files)
 
     def chat_of(events: list[TraceEvent]) -> list[gr.ChatMessage]:
@@ -195,7 +209,10 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             tab.trace = files.write_trace(user, tab.session_id, tab.events)
 
     def export_file(tab: TabSession) -> str | None:
-        return str(files.offer(tab.trace)) if tab.trace and tab.trace.exists() else None
+        if not (tab.trace and tab.trace.exists()):
+            return None
+        tab.offered = files.offer(tab.trace, replacing=tab.offered)
+        return str(tab.offered)
 
     def panels(tab: TabSession, user: str) -> tuple[str, list[list[Any]]]:
         state = rec.dialogue_state(user, tab.session_id)

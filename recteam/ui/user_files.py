@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ UI_CACHE_DIR = "ui-cache"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 _SLUG = re.compile(r"[^a-z0-9_-]+")
+_COPY_PREFIX = "recteam-"  # a download copy's folder: this and 32 random hex digits
 
 
 def user_key(user_id: str) -> str:
@@ -115,15 +117,49 @@ class UserFiles:
         path = self._private_user_dir(user_id) / f"recteam-memory-{user_key(user_id)}.json"
         return write_private(path, json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
-    def offer(self, path: Path) -> Path:
-        """A copy of `path` in the Gradio cache for download, replacing earlier copies of it."""
+    def offer(self, path: Path, replacing: Path | None = None) -> Path:
+        """A copy of `path` in the Gradio cache for download, replacing earlier copies of it.
+        `replacing`: the one earlier copy, when the caller kept it (a tab re-offering its trace
+        after each turn): removed alone instead of looking through every folder of the caches,
+        which hold a folder per copy ever offered since the last sweep."""
         if not self.caches:
             raise ValueError("no cache folder to offer files from")
-        self._remove_copies([path.name])
-        folder = private_dir(self.caches[0] / f"recteam-{secrets.token_hex(16)}")
+        if replacing is not None and self._is_copy_of(replacing, path.name):
+            replacing.unlink(missing_ok=True)
+            _remove_if_empty(replacing.parent)
+        else:
+            self._remove_copies([path.name])
+        folder = private_dir(self.caches[0] / f"{_COPY_PREFIX}{secrets.token_hex(16)}")
         copy = folder / path.name
         write_private(copy, path.read_text(encoding="utf-8"))
         return copy
+
+    def _is_copy_of(self, copy: Path, name: str) -> bool:
+        """`copy` is a download copy named `name` in a copy folder directly under a cache."""
+        folder = copy.parent
+        return (
+            copy.name == name
+            and folder.name.startswith(_COPY_PREFIX)
+            and any(folder.parent == cache for cache in self.caches)
+        )
+
+    def sweep(self, older_than_s: float) -> int:
+        """Removes download copies made more than `older_than_s` seconds ago (the originals stay
+        in the user's folder): a copy serves one tab, and no tab outlives its server, so what an
+        earlier run offered is only disk. Returns how many copy folders went."""
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for cache in self.caches:
+            if not cache.is_dir():
+                continue
+            for folder in cache.iterdir():
+                if not (folder.name.startswith(_COPY_PREFIX) and folder.is_dir()):
+                    continue
+                with contextlib.suppress(OSError):  # gone meanwhile: nothing to do
+                    if folder.stat().st_mtime < cutoff:
+                        shutil.rmtree(folder)
+                        removed += 1
+        return removed
 
     # reading and removing -----------------------------------------------------------------------
     def files(self, user_id: str) -> list[Path]:
