@@ -10,7 +10,9 @@ sessions (one gradio_client each, /send then /panels as the page does) each in a
 own, as in a deployment.
 
 Prints the wall time of the one turn, of all turns at once, and their ratio: about 1 when the
-turns wait for the network concurrently, about --users when they queue. Not a timed test: the
+turns wait for the network concurrently, about --users when they queue; and the CPU a turn took
+while they ran (ten turns share one core's worth of Python: their CPU is what the ratio pays for
+above 1). Not a timed test: the
 figures are for the notes, with the machine's load printed beside them.
 """
 
@@ -34,7 +36,7 @@ from recteam.agents.trace import TurnFinished
 from recteam.evaluation.bench_llm import KEY_ENV, stub_settings
 from recteam.evaluation.bench_turn import instant_answer, percentile, shipped_store
 from recteam.evaluation.bench_web import serving, stop
-from recteam.evaluation.load_ui import report, run_load
+from recteam.evaluation.load_ui import process_cpu_s, report, run_load
 from recteam.evaluation.stub_server import MODEL_PREFIX, StubLLMServer
 from recteam.orchestration.session import Recommender
 
@@ -58,20 +60,24 @@ async def _turn(rec: Recommender, user: str, message: str) -> tuple[float, TurnF
     return time.perf_counter() - started, done
 
 
-async def _in_process(rec: Recommender, users: int) -> tuple[float, float, list[float]]:
+async def _in_process(rec: Recommender, users: int) -> tuple[float, float, list[float], float]:
+    """(one turn alone, all turns at once, each of those, this process's CPU seconds a turn
+    while they ran: the stub's threads included, it is a few ms a call)."""
     await _turn(rec, "warmup", MESSAGES[0])  # litellm's first client, the tokenizer
     alone, done = await _turn(rec, "alone", MESSAGES[0])
     if done.offline_only or done.error:
         raise SystemExit(f"the stub did not answer the turn: {done.error or done.fell_back}")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     many = await asyncio.gather(
         *(_turn(rec, f"user-{i}", MESSAGES[i % len(MESSAGES)]) for i in range(users))
     )
-    return alone, time.perf_counter() - started, [seconds for seconds, _ in many]
+    spent = (time.process_time() - cpu) / users
+    return alone, time.perf_counter() - started, [seconds for seconds, _ in many], spent
 
 
-def _web(users: int, delay: float) -> tuple[float, float]:
-    """(one session's turn, all sessions' turns at once) through the web app, in seconds: the
+def _web(users: int, delay: float) -> tuple[float, float, float]:
+    """(one session's turn, all sessions' turns at once, the app's CPU seconds a turn while
+    they ran) through the web app: the
     stub, the app (`recteam serve`) and the sessions (gradio_client) each in a process of their
     own, as in a deployment. The app prepares its own store on its first start."""
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
@@ -92,12 +98,14 @@ def _web(users: int, delay: float) -> tuple[float, float]:
             f'[llm]\nmodel = "openai/{MODEL_PREFIX}default"\napi_base = "{api_base}"\n'
             f'api_key_env = "{KEY_ENV}"\n{roles}[team]\ncolike = false\n'
         )
-        url, _ = stack.enter_context(serving(Path(tmp), config, {KEY_ENV: "stub-key"}))
+        url, pid = stack.enter_context(serving(Path(tmp), config, {KEY_ENV: "stub-key"}))
         run_load(url, sessions=1, turns=1, timeout_s=120)  # warm-up
         one, _ = run_load(url, sessions=1, turns=1, timeout_s=120)
+        cpu = process_cpu_s(pid)
         many, wall = run_load(url, sessions=users, turns=1, timeout_s=120)
+        spent = (process_cpu_s(pid) - cpu) / users
         report(url, many, wall)
-        return one[0].turns[0].seconds, wall
+        return one[0].turns[0].seconds, wall, spent
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with shipped_store() as store, StubLLMServer(_slow(args.delay)) as stub:
         rec = Recommender(store, stub_settings(stub.api_base), TeamSettings(colike=False))
         calls = stub.requests
-        alone, wall, each = asyncio.run(_in_process(rec, args.users))
+        alone, wall, each, cpu = asyncio.run(_in_process(rec, args.users))
         per_turn = (stub.requests - calls) / (args.users + 2)
         print(
             f"stub: {args.delay:g} s per model call, {per_turn:.1f} calls per turn; "
@@ -121,14 +129,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"in process: {args.users} turns at once {wall:.2f} s in all "
             f"(each p50 {percentile(each, 50):.2f} s, p95 {percentile(each, 95):.2f} s); "
-            f"ratio {wall / alone:.2f} (1 = side by side, {args.users} = one behind another)"
+            f"ratio {wall / alone:.2f} (1 = side by side, {args.users} = one behind another); "
+            f"CPU {cpu:.3f} s a turn"
         )
     if not args.no_web:
-        one, web_wall = _web(args.users, args.delay)
+        one, web_wall, web_cpu = _web(args.users, args.delay)
         print(f"web: one turn alone {one:.2f} s")
         print(
             f"web: {args.users} sessions' turns at once {web_wall:.2f} s in all; "
-            f"ratio {web_wall / one:.2f}"
+            f"ratio {web_wall / one:.2f}; the app's CPU {web_cpu:.3f} s a turn"
         )
     return 0
 
