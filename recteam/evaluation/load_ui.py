@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,7 +222,17 @@ def check_loopback(url: str) -> None:
     )
 
 
-def run_load(url: str, sessions: int, turns: int, timeout_s: float) -> tuple[list[Session], float]:
+def run_load(
+    url: str,
+    sessions: int,
+    turns: int,
+    timeout_s: float,
+    on_start: Callable[[], None] | None = None,
+) -> tuple[list[Session], float]:
+    """Runs the sessions; returns them and the wall time from the moment every session is
+    connected and sends its first message (`on_start` is called then: a caller's CPU reading)
+    to the last reply. Connecting is left out: a gradio_client fetches the app's whole config,
+    which costs the app more than a turn, and a person's page does that once, not per turn."""
     check_loopback(url)
     for key in ("NO_PROXY", "no_proxy"):  # a proxy set for the outside world must not get these
         os.environ[key] = ",".join(filter(None, [os.environ.get(key), "127.0.0.1", "localhost"]))
@@ -231,13 +241,19 @@ def run_load(url: str, sessions: int, turns: int, timeout_s: float) -> tuple[lis
         Session(user=f"load-{run}-{i + 1:02d}", messages=session_messages(i, turns))
         for i in range(sessions)
     ]
-    barrier = threading.Barrier(sessions)
-    started = time.perf_counter()
+    started = [time.perf_counter()]  # replaced when every session is connected
+
+    def go() -> None:
+        started[0] = time.perf_counter()
+        if on_start is not None:
+            on_start()
+
+    barrier = threading.Barrier(sessions, action=go)
     with ThreadPoolExecutor(max_workers=sessions, thread_name_prefix="session") as pool:
         futures = [pool.submit(_run_session, url, s, timeout_s, barrier) for s in plan]
         for f in futures:
             f.result(timeout=timeout_s * (turns + 1) + 30)
-    return plan, time.perf_counter() - started
+    return plan, time.perf_counter() - started[0]
 
 
 def report(url: str, sessions: list[Session], wall_s: float) -> bool:
@@ -285,14 +301,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.sessions <= 200 or not 1 <= args.turns <= 50 or args.timeout <= 0:
         parser.error("--sessions must be 1-200, --turns 1-50 and --timeout positive")
-    cpu = process_cpu_s(args.pid) if args.pid else 0.0
+    cpu: list[float] = []  # the app's CPU when the sessions start sending, not connecting
     load = os.getloadavg()[0]
-    sessions, wall_s = run_load(args.url, args.sessions, args.turns, args.timeout)
+    sessions, wall_s = run_load(
+        args.url,
+        args.sessions,
+        args.turns,
+        args.timeout,
+        on_start=(lambda: cpu.append(process_cpu_s(args.pid))) if args.pid else None,
+    )
     ok = report(args.url, sessions, wall_s)
     print(f"{'machine load':22} {load:7.1f} -> {os.getloadavg()[0]:.1f}")
-    if args.pid:
+    if args.pid and cpu:
         turns = sum(t.ok for s in sessions for t in s.turns) or 1
-        spent = process_cpu_s(args.pid) - cpu
+        spent = process_cpu_s(args.pid) - cpu[0]
         print(f"{'app CPU per turn':22} {spent / turns:7.3f} s ({spent:.1f} s in all)")
     return 0 if ok else 1
 
