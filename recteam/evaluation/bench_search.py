@@ -6,12 +6,14 @@ Builds a fresh embedded store in a temporary folder (timing the first-start inge
 then runs distinct filtered searches through ItemCatalog.search - the function the searcher agent
 and `recteam search` call - and prints p50 / p95 per kind. --compare-local runs the same searches
 on qdrant-client's in-process mode, in the same run, for a ratio that does not depend on how busy
-this machine is.
+this machine is. Each table gives the machine's load average (os.getloadavg, 1 minute) before and
+after its searches: on a shared machine the figures mean little without it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import tempfile
@@ -102,11 +104,20 @@ def requests(n: int, seed: int = 7) -> list[tuple[str, SearchRequest]]:
     return out
 
 
+def load() -> float:
+    """The 1-minute load average (0.0 where the platform has none)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return 0.0
+
+
 def run(
     store: MemoryStore, reqs: list[tuple[str, SearchRequest]], embeddings: int = 100
 ) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {}
     store.catalog.search(SearchRequest(query="warm-up"))
+    start_load = load()
     for kind, req in reqs:
         t = time.perf_counter()
         store.catalog.search(req)
@@ -117,6 +128,7 @@ def run(
         store.embedder.embed_query(f"query embedding alone {i}")
         emb.append((time.perf_counter() - t) * 1000)
     timings["query embedding alone"] = emb
+    timings["load"] = [start_load, load()]
     return timings
 
 
@@ -125,11 +137,15 @@ def summarize(timings: dict[str, list[float]]) -> dict[str, tuple[int, float, fl
     return {
         kind: (len(values), statistics.median(values), percentile(values, 0.95))
         for kind, values in timings.items()
+        if kind != "load"
     }
 
 
 def report(title: str, timings: dict[str, list[float]]) -> None:
     print(f"\n{title}")
+    if "load" in timings:
+        before, after = timings["load"]
+        print(f"  load average (1 min) {before:.2f} before the searches, {after:.2f} after")
     print(f"  {'kind':28} {'n':>5} {'p50 ms':>9} {'p95 ms':>9}")
     for kind, (n, p50, p95) in summarize(timings).items():
         print(f"  {kind:28} {n:5d} {p50:9.2f} {p95:9.2f}")
