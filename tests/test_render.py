@@ -259,6 +259,30 @@ def test_feedback_steps_outside_a_turn_get_their_own_group() -> None:
     assert said.content == "👎 You disliked **Gravity (2013)**: it won't come back."
 
 
+def test_finished_turns_drawn_one_by_one_are_the_chat_drawn_at_once() -> None:
+    # The web app draws each turn once, when it ends, after those drawn before (ui/app.py).
+    def second(event):  # the same turn again, as turn 2 with steps of its own
+        update = {"turn": 2}
+        if getattr(event, "step_id", None):
+            update["step_id"] = event.step_id + "-2"
+        return event.model_copy(update=update)
+
+    first = turn_events()
+    feedback = [
+        StepStarted(
+            **S, agent="user_analyst", step_id="f1", title="liked: Arrival (2016)", model="offline"
+        ),
+        StepFinished(**S, agent="user_analyst", step_id="f1", status="done", duration_ms=3.0),
+    ]
+    later = feedback + [second(e) for e in turn_events()]
+    verdicts = {"arrival|2016": "liked"}
+
+    at_once = render_chat(first + later, verdicts=verdicts)
+    one_by_one = render_chat(first, verdicts=verdicts) + render_chat(later, verdicts=verdicts)
+
+    assert len(at_once) > 10 and one_by_one == at_once
+
+
 def test_an_error_reaches_the_reply_as_a_sentence() -> None:
     events = [
         TurnStarted(**S, user_id="ana", message="hi"),

@@ -234,6 +234,37 @@ def test_slips_are_notices_markup_stays_text_and_forget_me_can_be_cancelled(page
     expect(page.locator("#profile")).to_contain_text("crime")
 
 
+def _remembered(page: Page) -> int:
+    """How many entries the open memory panel says it holds (0 when it says nothing yet)."""
+    note = page.locator("#memory-note")
+    expect(note).to_contain_text(re.compile(r"entries about|Nothing yet"))
+    found = re.search(r"(\d+) entries about", note.inner_text())
+    return int(found.group(1)) if found else 0
+
+
+def test_the_memory_panel_fills_when_opened_and_follows_the_turns_while_open(page: Page) -> None:
+    _name(page, "ui-browser-memory")
+    _send(page, "a crime film from the 90s", turn=1)
+    panel = page.get_by_text("What I remember about you")
+    panel.click()  # drawn now: nothing was sent to it while it was closed
+    first = _remembered(page)
+    assert first > 0
+    expect(page.locator("#memory-table")).to_contain_text("a crime film from the 90s")
+
+    _send(page, "something funny with Jim Carrey", turn=2)  # open: refreshed after the turn
+    expect(page.locator("#memory-note")).not_to_contain_text(f"{first} entries")
+    second = _remembered(page)
+    assert second > first
+    expect(page.locator("#memory-table")).to_contain_text("Jim Carrey")
+    _shot(page, "13-memory-open")
+
+    panel.click()  # closed: the next turn leaves it, opening it again shows what is new
+    _send(page, "more like that", turn=3)
+    panel.click()
+    expect(page.locator("#memory-note")).not_to_contain_text(f"{second} entries")
+    assert _remembered(page) > second
+
+
 def test_cards_and_candidate_bus_fit_at_1440_and_at_phone_width(page: Page) -> None:
     _name(page, "ui-browser-widths")
     picked = _send(page, "a funny film from the 90s", turn=1)

@@ -99,11 +99,15 @@ class TabSession:
     models: dict[str, str] = field(default_factory=dict)  # role -> model chosen in this tab
     trace: Path | None = None  # this session's trace file, written at the end of each turn
     offered: Path | None = None  # its download copy in Gradio's cache, replaced at each turn
-    # The chat of the finished turns, drawn once (and again only when a verdict changes a card):
-    # each streamed update of a turn re-draws the turn in progress only.
+    # The chat of the finished turns, each drawn once when it ends (all again only when a verdict
+    # changes a card): a streamed update re-draws the turn in progress only.
     drawn: list[gr.ChatMessage] = field(default_factory=list)
-    drawn_key: tuple[int, tuple[tuple[str, str], ...]] = (0, ())
+    drawn_upto: int = 0  # the events `drawn` shows
+    drawn_verdicts: tuple[tuple[str, str], ...] = ()  # the verdicts its cards show
     finished_upto: int = 0  # events up to the last TurnFinished
+    # The memory panel is filled when opened and kept fresh while open: a returning person's
+    # memory runs to a thousand rows, re-sent after every turn to a closed panel otherwise.
+    memory_open: bool = False
     replay: list[TraceEvent] = field(default_factory=list)  # an export being replayed, if any
     replay_stops: list[int] = field(default_factory=list)  # its events shown at each step
     replay_at: int = 0
@@ -171,11 +175,15 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
     def live_chat(tab: TabSession) -> list[gr.ChatMessage]:
         """The tab's chat: the finished turns as drawn before, then what came since."""
         verdicts = verdicts_of(tab.events)
-        key = (tab.finished_upto, tuple(sorted(verdicts.items())))
-        if key != tab.drawn_key:
-            done = tab.events[: tab.finished_upto]
-            tab.drawn = render_chat(done, posters=settings.ui.posters, verdicts=verdicts)
-            tab.drawn_key = key
+        shown = tuple(sorted(verdicts.items()))
+        if shown != tab.drawn_verdicts or tab.finished_upto < tab.drawn_upto:
+            tab.drawn, tab.drawn_upto = [], 0  # a card changed, or events went: all again
+        if tab.finished_upto > tab.drawn_upto:
+            # Turns end with their group closed, so the new ones draw on their own, as they
+            # would after the earlier ones (tests/test_render.py checks it).
+            new = tab.events[tab.drawn_upto : tab.finished_upto]
+            tab.drawn = tab.drawn + render_chat(new, posters=settings.ui.posters, verdicts=verdicts)
+            tab.drawn_upto, tab.drawn_verdicts = tab.finished_upto, shown
         since = tab.events[tab.finished_upto :]
         return tab.drawn + render_chat(since, posters=settings.ui.posters, verdicts=verdicts)
 
@@ -250,6 +258,7 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
                 yield live_chat(tab), "", tab
         except RecteamError as exc:  # bad input, an unreachable model or store: a plain sentence
             del tab.events[start:]
+            tab.finished_upto = min(tab.finished_upto, start)
             gr.Warning(str(exc))
             history = live_chat(tab) + [
                 gr.ChatMessage(role="user", content=message),
@@ -264,7 +273,7 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
         if not user:
             return (gr.skip(),) * (3 + len(memory.outputs))
         profile, rows = panels(tab, user)
-        return profile, rows, export_file(tab), *memory.view(user)
+        return profile, rows, export_file(tab), *memory_view(user, tab)
 
     async def judge(
         item_id: str,
@@ -287,7 +296,7 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             profile,
             tab,
             export_file(tab),
-            *memory.view(user),
+            *memory_view(user, tab),
         )
 
     async def feedback(
@@ -311,7 +320,7 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
         n, removed = rec.forget(user), files.forget(user)
         kept = f" and {removed} file(s) (trace and memory exports)" if removed else ""
         gr.Info(f"Deleted {n} memories{kept} of {user!r}.")
-        fresh = TabSession(models=tab.models)
+        fresh = TabSession(models=tab.models, memory_open=tab.memory_open)  # what the page shows
         profile, rows = panels(fresh, user)
         return (
             [],
@@ -339,6 +348,20 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
         tab.events += events
         return live_chat(tab), tab
 
+    def memory_view(user: str, tab: TabSession | None) -> tuple[Any, ...]:
+        """The memory panel's rows when it is open; else left as it is (drawn when opened)."""
+        return memory.view(user) if tab is not None and tab.memory_open else memory.skip()
+
+    def memory_opened(typed: str, tab: TabSession | None, request: gr.Request) -> tuple[Any, ...]:
+        tab = tab or TabSession()
+        tab.memory_open = True
+        return *memory.view(who(typed, request)), tab
+
+    def memory_closed(tab: TabSession | None) -> TabSession:
+        tab = tab or TabSession()
+        tab.memory_open = False
+        return tab
+
     def profile_of(user: str, tab: TabSession | None) -> str:
         state = rec.dialogue_state(user, tab.session_id) if tab else None
         return profile_markdown(rec.profile(user), state)
@@ -346,6 +369,10 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
     def show_memory(user: str, tab: TabSession | None, request: gr.Request) -> tuple[Any, ...]:
         user = who(user, request)
         return profile_of(user, tab), *memory.view(user)
+
+    def name_changed(user: str, tab: TabSession | None, request: gr.Request) -> tuple[Any, ...]:
+        user = who(user, request)
+        return profile_of(user, tab), *memory_view(user, tab)
 
     async def replay(
         path: str | None, speed: str, tab: TabSession | None
@@ -574,12 +601,21 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             next_step, inputs=[tab_state], outputs=replay_outputs, api_visibility="private"
         )
         user.change(
-            show_memory,
+            name_changed,
             inputs=[user, tab_state],
             outputs=[profile, *memory_outputs],
             api_visibility="private",
         )
         memory.wire(user, tab_state, profile, who, profile_of)
+        memory.accordion.expand(
+            memory_opened,
+            inputs=[user, tab_state],
+            outputs=[*memory_outputs, tab_state],
+            api_visibility="private",
+        )
+        memory.accordion.collapse(
+            memory_closed, inputs=[tab_state], outputs=[tab_state], api_visibility="private"
+        )
 
         # The name is kept in the browser (encrypted with this store's own secret, so it
         # survives a server restart): a reload or a return visit is the same person.
@@ -590,7 +626,8 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
         def on_load(saved: str | None, request: gr.Request) -> tuple[Any, ...]:
             default = (saved or "").strip()[:200] or f"guest-{uuid.uuid4().hex[:6]}"
             name = who(None, request, default=default)
-            return name, name, profile_markdown(rec.profile(name)), *memory.view(name)
+            # The memory panel starts closed: it is filled when opened.
+            return name, name, profile_markdown(rec.profile(name)), *memory.skip()
 
         # A known name (typed, or the login) is greeted when the tab opens or the name is entered.
         greet_io: dict[str, Any] = {"inputs": [user, tab_state], "outputs": [chat, tab_state]}

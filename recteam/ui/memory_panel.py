@@ -30,7 +30,9 @@ class MemoryPanel:
     def build(self) -> None:
         """Lays the panel out where it is called, inside the app's gr.Blocks."""
         self.rows = gr.State([])  # (record id, table row) of each row shown: a click -> an id
-        with gr.Accordion("What I remember about you", open=False, elem_id="memory-panel"):
+        with gr.Accordion(
+            "What I remember about you", open=False, elem_id="memory-panel"
+        ) as self.accordion:
             self.note = gr.Markdown(elem_id="memory-note")
             self.table = gr.Dataframe(
                 headers=MEMORY_HEADERS,
