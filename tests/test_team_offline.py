@@ -10,9 +10,11 @@ import pytest
 from recteam.agents.settings import TeamSettings
 from recteam.agents.trace import (
     MemoryAccess,
+    ModelNotice,
     StepOutput,
     StepStarted,
     StepThought,
+    TurnFinished,
     dump_jsonl,
     load_jsonl,
 )
@@ -211,3 +213,22 @@ async def test_the_bus_is_ranked_from_a_wider_pool_steered_by_the_films_named(
     assert scores == sorted(scores, reverse=True) and [c["rank"] for c in bus][:3] == [1, 2, 3]
     # animated family films the user did not name come before the rest of the catalog
     assert {"Up", "The Lion King", "Frozen"} & set(titles[:5])
+
+
+async def test_the_warm_up_runs_offline_turns_and_leaves_no_memory_behind(
+    films_store: MemoryStore,
+) -> None:
+    # A model is configured at a closed port: the warm-up must not try it.
+    llm = LLMSettings(model="openai/never-called", api_base="http://127.0.0.1:9/v1")
+    rec = Recommender(films_store, llm, TeamSettings())
+    memories = films_store.memories
+    turn_of_ana = await turn(rec, "ana", "a funny crime film")
+    before = memories.backend.count(memories.name)
+
+    events = await rec.warm_up()
+
+    done = of(events, TurnFinished)
+    assert len(done) == 2 and all(d.error is None and d.llm_calls == 0 for d in done)
+    assert not of(events, ModelNotice), "the warm-up reached for a model"
+    assert memories.backend.count(memories.name) == before  # the throwaway user is forgotten
+    assert finished(turn_of_ana).act and memories.count("ana") > 0  # others' memory is kept

@@ -62,6 +62,9 @@ __all__ = [
 Verdict = Literal["liked", "disliked", "seen"]
 VERDICTS: tuple[str, ...] = get_args(Verdict)
 MAX_MESSAGE_CHARS = 4000
+# What `warm_up` says: a recommendation naming a film, a genre, a decade, then a follow-up, so
+# each role and each kind of memory read runs once.
+WARM_UP_MESSAGES = ("a funny crime film from the 90s like Pulp Fiction", "something newer")
 
 
 def _report_model_event(event: ModelEvent) -> None:
@@ -238,6 +241,21 @@ class Recommender:
         """Deletes everything remembered of the user; their likes leave the co-like counts."""
         forget_likes(self.store, user_id)
         return self.store.memories.delete_user(user_id)
+
+    async def warm_up(self) -> list[TraceEvent]:
+        """Two offline turns for a throwaway user, then forgotten, and their events: what a
+        process's first turns pay once (opening the memory collections, the first embeddings,
+        lazy indexes, templates, first-use imports) is paid before anyone waits for it. No model
+        is called, whatever is configured."""
+        user = f"recteam-warm-up-{uuid.uuid4().hex[:12]}"  # nobody's name: nobody's memory
+        offline: RoleClients = {role: (None, OFFLINE) for role in ROLES}
+        events: list[TraceEvent] = []
+        try:
+            for message in WARM_UP_MESSAGES:
+                events += [e async for e in self.run_turn(user, message, user, clients=offline)]
+        finally:
+            self.forget(user)
+        return events
 
     # a turn --------------------------------------------------------------------------------------
     async def run_turn(

@@ -14,6 +14,8 @@ import asyncio
 import logging
 import os
 import secrets
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from gradio.utils import get_upload_folder
+from gradio.utils import MatplotlibBackendMananger, get_upload_folder
 
 from recteam.agents.messages import ROLES, Role
 from recteam.agents.trace import (
@@ -55,7 +57,7 @@ from recteam.ui.render import (
 )
 from recteam.ui.user_files import UserFiles
 
-__all__ = ["PAGE_ASSETS", "build_app"]
+__all__ = ["PAGE_ASSETS", "build_app", "start_warm_up", "warm_up"]
 
 # Download copies older than this are removed when the app starts: they served the tabs of an
 # earlier run (a tab's state does not outlive its server); the originals stay in user-files.
@@ -154,6 +156,38 @@ def browser_secret(folder: Path) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def warm_up(rec: Recommender, settings: Settings) -> float:
+    """What the first person after a start would wait for, done before anyone does; returns
+    the seconds it took. Gradio enters MatplotlibBackendMananger around every event, and the
+    first entry imports matplotlib (a second or more, on the server's event loop, in front of
+    every tab's events); the team's first turns open the memory collections and fill caches
+    (`Recommender.warm_up`: offline, for a throwaway user, then forgotten); then the chat and
+    the candidate bus are drawn once."""
+    started = time.perf_counter()
+    with MatplotlibBackendMananger():
+        pass
+    events = asyncio.run(rec.warm_up())
+    render_chat(events, posters=settings.ui.posters)
+    candidate_rows(events)
+    return time.perf_counter() - started
+
+
+def start_warm_up(rec: Recommender, settings: Settings) -> threading.Thread:
+    """`warm_up` in a thread of its own, once the app is serving: the page answers at once, and
+    a person's first turn meanwhile only shares the machine with it. A failure is logged, not
+    raised: the first turns are then slower, nothing else."""
+
+    def run() -> None:
+        try:
+            log.info("warm-up done in %.1f s", warm_up(rec, settings))
+        except Exception:  # a warm-up is an optimisation: it never stops the app
+            log.exception("warm-up failed; the first turns will be slower")
+
+    thread = threading.Thread(target=run, name="recteam-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> gr.Blocks:
