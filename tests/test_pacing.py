@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from recteam.agents.trace import StepStarted, StepThought, TraceEvent, TurnFinished, TurnStarted
-from recteam.ui.pacing import batches
+from recteam.ui.pacing import batches, redraw_gap
 
 S = {"session_id": "s", "turn": 1}
 
@@ -30,7 +30,9 @@ async def timed(script: list[tuple[float, TraceEvent]]) -> AsyncIterator[TraceEv
         yield event
 
 
-async def collect(script: list[tuple[float, TraceEvent]], gap: float) -> list[tuple[float, list]]:
+async def collect(
+    script: list[tuple[float, TraceEvent]], gap: float | Callable[[], float]
+) -> list[tuple[float, list]]:
     t0 = time.monotonic()
     return [(time.monotonic() - t0, b) async for b in batches(timed(script), gap)]
 
@@ -62,3 +64,23 @@ async def test_thoughts_alone_cause_no_redraw() -> None:
     script = [(0.0, started(1))] + [(0.05, thought(1)) for _ in range(6)] + [(0.0, FINISHED)]
     out = await collect(script, gap=0.1)
     assert [len(b) for _, b in out] == [1, 7]  # the step at once; the thoughts with the end
+
+
+async def test_a_gap_given_as_a_function_is_read_at_each_redraw() -> None:
+    # Six steps 0.1 s apart: redrawn with each at a 0.05 s gap, but once the gap widens to
+    # 10 s (many turns at once, from 0.25 s on) the rest wait for the end of the turn.
+    script = [(0.0, TurnStarted(**S, user_id="u", message="hi"))]
+    script += [(0.1, started(n)) for n in range(6)] + [(0.0, FINISHED)]
+    t0 = time.monotonic()
+
+    def gap() -> float:
+        return 0.05 if time.monotonic() - t0 < 0.25 else 10.0
+
+    out = await collect(script, gap=gap)
+    assert 2 < len(out) < 8 and len(out[-1][1]) > 2
+    assert sum(len(b) for _, b in out) == len(script)
+
+
+def test_the_redraw_gap_widens_with_the_turns_running_beyond_the_calm_ones() -> None:
+    assert redraw_gap(0.25, 0, 3) == redraw_gap(0.25, 3, 3) == 0.25
+    assert redraw_gap(0.25, 6, 3) == 0.5 and redraw_gap(0.25, 12, 3) == 1.0

@@ -46,7 +46,7 @@ from recteam.orchestration.session import (
 from recteam.orchestration.settings import Settings
 from recteam.orchestration.team import RoleClients
 from recteam.ui.memory_panel import MemoryPanel
-from recteam.ui.pacing import VISIBLE_CHANGES, batches
+from recteam.ui.pacing import VISIBLE_CHANGES, batches, redraw_gap
 from recteam.ui.render import (
     CANDIDATE_HEADERS,
     CANDIDATE_WIDTHS,
@@ -62,7 +62,8 @@ __all__ = ["PAGE_ASSETS", "build_app", "start_warm_up", "warm_up"]
 # Download copies older than this are removed when the app starts: they served the tabs of an
 # earlier run (a tab's state does not outlive its server); the originals stay in user-files.
 STALE_COPY_S = 3600.0
-REDRAW_GAP_S = 0.25  # a turn in progress is redrawn at most this often (ui/pacing.py)
+REDRAW_GAP_S = 0.25  # a turn in progress is redrawn at most this often (ui/pacing.py)...
+CALM_TURNS = 3  # ...while this many turns run at once; with more, each turn's redraws space out
 ASSETS = Path(__file__).parent / "assets"
 # What Blocks.launch takes besides the app: the page's style sheet and the cards' script.
 PAGE_ASSETS: dict[str, Any] = {
@@ -197,6 +198,11 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
         os.environ.setdefault(name, value)  # a deployment's own setting wins
     clients_cache: dict[tuple[str, str], RoleClients] = {}
     choices = _model_choices(settings)
+    running = [0]  # turns streaming now, in every tab (one event loop: no lock needed)
+
+    def gap() -> float:
+        return redraw_gap(REDRAW_GAP_S, running[0], CALM_TURNS)
+
     # Downloads are copied into the cache Gradio serves from (GRADIO_TEMP_DIR), as Blocks do.
     files = UserFiles.at(settings.memory.path, cache=Path(get_upload_folder()))
     files.sweep(older_than_s=STALE_COPY_S)
@@ -282,9 +288,10 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
             yield [*live_chat(tab), notice], message, tab
             return
         start = len(tab.events)
+        running[0] += 1
         try:
             turn = rec.run_turn(user, message, tab.session_id, clients=clients_for(tab))
-            async for batch in batches(turn, REDRAW_GAP_S):
+            async for batch in batches(turn, gap):
                 tab.events += batch
                 if isinstance(batch[-1], TurnFinished):
                     tab.finished_upto = len(tab.events)
@@ -299,6 +306,8 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
                 gr.ChatMessage(role="assistant", content=f"⚠️ {exc}"),
             ]
             yield history, message, tab
+        finally:  # also when the page goes away mid-turn (the generator is closed)
+            running[0] -= 1
 
     def after_turn(user: str, tab: TabSession | None, request: gr.Request) -> tuple[Any, ...]:
         """The side panels once a turn is over: profile, candidate bus, trace download, memory."""

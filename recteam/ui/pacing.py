@@ -5,13 +5,14 @@ dozen times a turn; with many people at once that, not the team, is where the se
 `batches` lets a redraw out at most every `gap` seconds, and only when something visible changed
 (a step started or ended, a notice, more of the streamed reply); the end of the turn is never
 held back. A change is also never held longer than `gap`: while the team waits for a model, the
-step it waits in is shown."""
+step it waits in is shown. `gap` may be a function, read at each decision: the web app widens it
+while many turns run at once (`redraw_gap`), so redraws back off when the server is busiest."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from recteam.agents.trace import (
     ModelNotice,
@@ -23,24 +24,37 @@ from recteam.agents.trace import (
     TurnStarted,
 )
 
-__all__ = ["VISIBLE_CHANGES", "batches"]
+__all__ = ["VISIBLE_CHANGES", "batches", "redraw_gap"]
 
 VISIBLE_CHANGES = (TurnStarted, StepStarted, StepFinished, ModelNotice, ReplyChunk)
 
 
-async def batches(events: AsyncIterator[TraceEvent], gap: float) -> AsyncIterator[list[TraceEvent]]:
+def redraw_gap(base: float, running: int, calm: int) -> float:
+    """The gap between redraws with `running` turns at once: `base` up to `calm` turns, then
+    growing with their number, so the redraws of all turns together stay about as frequent as
+    those of `calm` turns (each redraw costs the server the same, whoever it is for)."""
+    return base * max(1.0, running / calm)
+
+
+async def batches(
+    events: AsyncIterator[TraceEvent], gap: float | Callable[[], float]
+) -> AsyncIterator[list[TraceEvent]]:
     """`events` grouped: a group goes out once it holds a visible change and `gap` seconds have
     passed since the last one went out (at once for the first, and for the turn's end)."""
+
+    def gap_now() -> float:
+        return gap() if callable(gap) else gap
+
     source = events.__aiter__()
     batch: list[TraceEvent] = []
-    sent = -gap  # the first visible change goes out at once
+    sent = -float("inf")  # the first visible change goes out at once
     pending: asyncio.Future[TraceEvent] | None = None
     try:
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(source.__anext__())
             visible = any(isinstance(e, VISIBLE_CHANGES) for e in batch)
-            wait = max(0.0, sent + gap - time.monotonic()) if visible else None
+            wait = max(0.0, sent + gap_now() - time.monotonic()) if visible else None
             done, _ = await asyncio.wait({pending}, timeout=wait)
             if not done:  # a change has waited `gap` while the team works: show it now
                 yield batch
@@ -53,7 +67,7 @@ async def batches(events: AsyncIterator[TraceEvent], gap: float) -> AsyncIterato
             finally:
                 pending = None
             batch.append(event)
-            due = time.monotonic() - sent >= gap and isinstance(event, VISIBLE_CHANGES)
+            due = time.monotonic() - sent >= gap_now() and isinstance(event, VISIBLE_CHANGES)
             if isinstance(event, TurnFinished) or due:
                 yield batch
                 batch, sent = [], time.monotonic()
