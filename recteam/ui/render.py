@@ -4,6 +4,7 @@ profile panel and the candidate bus. Unit-tested on hand-built events."""
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -127,6 +128,55 @@ def _prompt(call: ModelCalled) -> str:
     )
 
 
+class _Same:
+    """An event as a cache key by identity: a trace's events are not changed once emitted,
+    and the chat redraws the same objects at every update of a turn."""
+
+    __slots__ = ("event",)
+
+    def __init__(self, event: TraceEvent) -> None:
+        self.event = event
+
+    def __hash__(self) -> int:
+        return id(self.event)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.event is self.event
+
+
+# The cache holds the events it has lines for, so an id is not reused while it is cached.
+@functools.lru_cache(maxsize=8192)
+def _lines_of(key: _Same) -> tuple[str, ...]:
+    """What a step's message shows for one event (ModelCalled: its prompt folded, and so on)."""
+    event = key.event
+    if isinstance(event, StepThought):
+        return (f"💭 {_safe(event.content)}",)
+    if isinstance(event, ToolCalled):
+        return (f"🛠️ **{event.tool}**\n{_fields(event.arguments)}",)
+    if isinstance(event, ToolReturned):
+        return (f"↩️ {event.duration_ms:.0f} ms: {_code(_short(event.result, 300))}",)
+    if isinstance(event, MemoryAccess):
+        where = f" ({_safe(event.where())})" if event.where() else ""
+        return (f"🗂️ memory {event.op} · {event.kind}: {_safe(event.summary)}{where}",)
+    if isinstance(event, ModelNotice):
+        return (f"⚠️ **{event.kind}**: {_safe(event.detail)}",)
+    if isinstance(event, ModelCalled):
+        head = (
+            f"📨 **{_safe(event.model)}** · {event.prompt_tokens}+{event.completion_tokens} "
+            f"tokens · {event.latency_ms:.0f} ms"
+            + (
+                f" · {event.failed_attempts} failed attempt(s) first"
+                if event.failed_attempts
+                else ""
+            )
+        )
+        reasoning = (f"🧠 {_safe(_short(event.reasoning, 600))}",) if event.reasoning else ()
+        return (head, *reasoning, _prompt(event))
+    if isinstance(event, StepOutput):
+        return (f"📤 **{event.payload_type}**\n{_fields(event.payload)}",)
+    return ()
+
+
 class _Step:
     def __init__(self, started: StepStarted) -> None:
         self.started = started
@@ -135,34 +185,9 @@ class _Step:
         self.finished: StepFinished | None = None
 
     def add(self, event: TraceEvent) -> None:
-        if isinstance(event, StepThought):
-            self.lines.append(f"💭 {_safe(event.content)}")
-        elif isinstance(event, ToolCalled):
-            self.lines.append(f"🛠️ **{event.tool}**\n{_fields(event.arguments)}")
-        elif isinstance(event, ToolReturned):
-            self.lines.append(f"↩️ {event.duration_ms:.0f} ms: {_code(_short(event.result, 300))}")
-        elif isinstance(event, MemoryAccess):
-            where = f" ({_safe(event.where())})" if event.where() else ""
-            self.lines.append(f"🗂️ memory {event.op} · {event.kind}: {_safe(event.summary)}{where}")
-        elif isinstance(event, ModelNotice):
-            self.lines.append(f"⚠️ **{event.kind}**: {_safe(event.detail)}")
-            if event.kind == "offline_fallback":
-                self.fallbacks.append(event)
-        elif isinstance(event, ModelCalled):
-            self.lines.append(
-                f"📨 **{_safe(event.model)}** · {event.prompt_tokens}+{event.completion_tokens} "
-                f"tokens · {event.latency_ms:.0f} ms"
-                + (
-                    f" · {event.failed_attempts} failed attempt(s) first"
-                    if event.failed_attempts
-                    else ""
-                )
-            )
-            if event.reasoning:
-                self.lines.append(f"🧠 {_safe(_short(event.reasoning, 600))}")
-            self.lines.append(_prompt(event))
-        elif isinstance(event, StepOutput):
-            self.lines.append(f"📤 **{event.payload_type}**\n{_fields(event.payload)}")
+        self.lines += _lines_of(_Same(event))
+        if isinstance(event, ModelNotice) and event.kind == "offline_fallback":
+            self.fallbacks.append(event)
         elif isinstance(event, StepFinished):
             self.finished = event
 
