@@ -591,6 +591,13 @@ def _unavailable_message(failures: list[tuple[str, _Failure, int]]) -> str:
 
 
 def _cost(response: ModelResponse, model: str) -> float:
+    # litellm prices each response as it returns it (None: a model it has no price for); asking
+    # completion_cost again costs 1-2 ms of CPU a call, most of it for unpriced models, which
+    # raise. Only a response without that stamp is priced here.
+    hidden = getattr(response, "_hidden_params", None) or {}
+    if "response_cost" in hidden:
+        stamped = hidden["response_cost"]
+        return float(stamped) if isinstance(stamped, (int, float)) and stamped >= 0 else 0.0
     import litellm
 
     try:
