@@ -106,7 +106,10 @@ def test_a_copy_the_caller_kept_is_replaced_without_looking_through_the_cache(
     second = files.offer(trace, replacing=first)
 
     assert looked == [] and not first.exists() and not first.parent.exists()
-    assert second.read_text() == trace.read_text()
+    assert second.read_text() == trace.read_text() and _mode(second) == 0o600
+    # the copy is what the trace was when offered: a later turn's trace does not change it
+    files.write_trace("ana", "s-ana", [_Event(1), _Event(2)])  # type: ignore[list-item]
+    assert second.read_text().count("\n") == 1 and trace.read_text().count("\n") == 2
     # a path that is not a copy of this file (another name, or outside the caches) is left
     # alone, and the caches are looked through as without it
     elsewhere = tmp_path / "recteam-0123" / trace.name

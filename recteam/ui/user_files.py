@@ -7,8 +7,10 @@ Where they live:
   so two names never share a folder and no name can climb out of it.
 - Gradio serves a download only from its cache folder (GRADIO_TEMP_DIR; `recteam serve` points it
   at `<memory.path>/ui-cache`, 0o700, unless it is set). The app copies a file there itself, into a
-  folder of its own with a random name, and removes the previous copy of the same file: Gradio
-  then serves it as it is (no second copy of its own), and a file has at most one copy.
+  folder of its own with a random name (a hard link when both are on one file system: the files
+  are replaced, never written in place, so a link is a copy), and removes the previous copy of
+  the same file: Gradio then serves it as it is (no second copy of its own), and a file has at
+  most one copy. Copies an earlier run made are swept when the app starts.
 
 Forget-me (`forget`) removes the user's folder and every cached copy of its files, found by name:
 trace names carry the random session id and memory-export names the user key, so no other user's
@@ -131,7 +133,13 @@ class UserFiles:
             self._remove_copies([path.name])
         folder = private_dir(self.caches[0] / f"{_COPY_PREFIX}{secrets.token_hex(16)}")
         copy = folder / path.name
-        write_private(copy, path.read_text(encoding="utf-8"))
+        try:
+            # A second name for the same file, not a second file: the original is only ever
+            # replaced (write_private), never written in place, so the copy keeps what it was
+            # when offered, and a long session's trace is not copied again after every turn.
+            os.link(path, copy)
+        except OSError:  # another file system (GRADIO_TEMP_DIR elsewhere): a real copy
+            write_private(copy, path.read_text(encoding="utf-8"))
         return copy
 
     def _is_copy_of(self, copy: Path, name: str) -> bool:
