@@ -5,6 +5,7 @@ command that fails prints nothing on stdout (JSON_RULE, said in --help)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import shlex
 import sys
@@ -155,10 +156,18 @@ def _ingest(
     from recteam.memory.ingest import ingest_path
     from recteam.ui.progress import progress_bar
 
-    with progress_bar(err_console, f"Ingesting {path.name}") as (start, advance):
-        return ingest_path(
-            store, path, replace=replace, on_start=start, progress=advance, encoding=encoding
-        )
+    # A first start ingests inside cli_chat.start_up, where the cyclic collector is off: an
+    # ingest makes and drops objects by the million, so it collects as usual.
+    collecting = gc.isenabled()
+    gc.enable()
+    try:
+        with progress_bar(err_console, f"Ingesting {path.name}") as (start, advance):
+            return ingest_path(
+                store, path, replace=replace, on_start=start, progress=advance, encoding=encoding
+            )
+    finally:
+        if not collecting:
+            gc.disable()
 
 
 def ensure_catalog(store: MemoryStore) -> None:

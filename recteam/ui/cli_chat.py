@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import html
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -27,6 +30,25 @@ if TYPE_CHECKING:  # the trace models (pydantic) and the team load when a comman
     from recteam.orchestration.session import Recommender
 
 __all__: list[str] = []
+
+
+@contextlib.contextmanager
+def start_up() -> Iterator[None]:
+    """Around a command's start: the modules, the store, the catalog index, the linker (and the
+    web app) are a few hundred thousand objects that live as long as the process, and start-up
+    leaves little garbage (~3,400 objects in cycles after an `ask`'s start); the cyclic collector
+    scanned that growing heap again and again: 0.14-0.24 s of collections in one `ask`, 0.03 s
+    with this. So it is off while the command starts; then what start-up made is frozen
+    (gc.freeze: never scanned again, by later collections either; start-up's few cycles stay)
+    and collection resumes for the command's own work."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()
 
 
 def _recommender(model: str | None) -> Recommender:
@@ -135,7 +157,8 @@ def chat(
 
     from recteam.agents.trace import dump_jsonl
 
-    rec = _recommender(model)
+    with start_up():
+        rec = _recommender(model)
     session_id = session or uuid.uuid4().hex[:12]
     console.print(
         f"[bold]recteam[/] - session {session_id}, user {user!r}. Tell me what you'd like to watch."
@@ -200,7 +223,8 @@ def ask(
     from recteam.agents.trace import TurnFinished, dump_jsonl
     from recteam.ui.trace_text import event_summary
 
-    rec = _recommender(model)
+    with start_up():
+        rec = _recommender(model)
     session_id = session or uuid.uuid4().hex[:12]
     events = asyncio.run(_turn(rec, user, message, session_id, verbose=False, live=not as_json))
     done = next(e for e in reversed(events) if isinstance(e, TurnFinished))
@@ -294,11 +318,12 @@ def serve(
     if not os.environ.get(CACHE_ENV):
         os.environ[CACHE_ENV] = str(private_dir(default_ui_cache(settings.memory.path)))
 
-    from recteam.ui.app import PAGE_ASSETS, build_app
+    with start_up():
+        from recteam.ui.app import PAGE_ASSETS, build_app
 
-    rec = _recommender(model)
-    demo = build_app(rec, settings, signed_in=bool(logins))
-    demo.queue(default_concurrency_limit=settings.ui.concurrency)
+        rec = _recommender(model)
+        demo = build_app(rec, settings, signed_in=bool(logins))
+        demo.queue(default_concurrency_limit=settings.ui.concurrency)
     console.print(
         f"recteam is ready: open http://{host}:{port} in your browser"
         + (f" and sign in ({len(logins.users)} login(s))." if logins else ".")
