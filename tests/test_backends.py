@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -7,7 +9,7 @@ import pytest
 from recteam.errors import StoreBusyError, StoreUnavailableError
 from recteam.memory.ingest import ingest_path
 from recteam.memory.settings import MemorySettings
-from recteam.memory.store import open_backend, open_store
+from recteam.memory.store import MemoryStore, open_backend, open_store
 from tests.conftest import FILMS, memory_settings
 
 
@@ -45,6 +47,28 @@ def test_embedded_catalog_persists_across_a_restart(tmp_path: Path, embedder) ->
     with open_store(settings, embedder) as second:
         assert second.catalog.count() == 62
         assert second.catalog.resolve_title("Arrival").year == 2016
+
+
+def test_threads_first_reading_a_collection_at_once_load_it_once(tmp_path: Path, embedder) -> None:
+    # A turn reads its memory in three threads at once, and so do the first turns after a start.
+    settings = memory_settings("embedded", tmp_path / "store")
+    with open_store(settings, embedder) as first:
+        ingest_path(first, FILMS)
+
+    def counts(store: MemoryStore, threads: int) -> list[int]:
+        name, start = store.catalog.collection, threading.Barrier(threads)
+        assert name is not None
+
+        def count(_: int) -> int:
+            start.wait()
+            return store.backend.count(name)
+
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(count, range(threads)))
+
+    for _ in range(3):  # the race is short on a small collection: a few fresh starts
+        with open_store(settings, embedder) as store:
+            assert counts(store, 8) == [62] * 8
 
 
 def test_a_server_that_stops_answering_is_a_plain_sentence(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -124,6 +125,7 @@ class EdgeBackend(VectorBackend):
             ) from None
         (root / ".owner").write_text(str(os.getpid()))
         self._shards: dict[str, qe.EdgeShard] = {}
+        self._loading = threading.Lock()
         # This process holds the store's lock, so it is the only writer of the alias file: its
         # copy stays true (read on every search, it would be a file read and a parse each time).
         self._alias_cache: dict[str, str] | None = None
@@ -196,11 +198,19 @@ class EdgeBackend(VectorBackend):
     def _shard(self, name: str) -> qe.EdgeShard:
         shard = self._shards.get(name)
         if shard is None:
-            path = self.root / name
-            if not (path / ".recteam").exists():
-                raise StoreUnavailableError(f"collection {name!r} does not exist in {self.root}")
-            shard = qe.EdgeShard.load(str(path))
-            self._shards[name] = shard
+            # Two threads' first reads of a collection (a turn's reads run side by side, and so
+            # do the first turns after a start) must not both load it: the second load fails on
+            # the first one's lock of the write-ahead log ("Can't init WAL: WouldBlock").
+            with self._loading:
+                shard = self._shards.get(name)
+                if shard is None:
+                    path = self.root / name
+                    if not (path / ".recteam").exists():
+                        raise StoreUnavailableError(
+                            f"collection {name!r} does not exist in {self.root}"
+                        )
+                    shard = qe.EdgeShard.load(str(path))
+                    self._shards[name] = shard
         return shard
 
     # points ----------------------------------------------------------------------------------
