@@ -271,35 +271,32 @@ class Recommender:
         text = _check_input(user_id, message)
         session_id = session_id or uuid.uuid4().hex[:12]
         started = time.perf_counter()
-        loaded: list[MemoryLoad] = []
 
-        async def timed(kind: str, what: str, read: Any, *args: Any) -> Any:
+        async def timed(read: Any, *args: Any) -> tuple[Any, float]:
             t0 = time.perf_counter()
             value = await asyncio.to_thread(read, *args)
-            n = len(value) if isinstance(value, list) else 1
-            loaded.append(
-                MemoryLoad(
-                    kind, what, f"user_id={user_id}, {what}", n, (time.perf_counter() - t0) * 1000
-                )
-            )
-            return value
+            return value, (time.perf_counter() - t0) * 1000
 
-        episodes = await timed(
-            "episode", f"session_id={session_id}", self.episodes, user_id, session_id
+        # Three reads that need nothing of each other: side by side.
+        (episodes, episodes_ms), (state, state_ms), (lasting, lasting_ms) = await asyncio.gather(
+            timed(self.episodes, user_id, session_id),
+            timed(self.dialogue_state, user_id, session_id),
+            timed(self.profile, user_id),
         )
+        reads = (
+            ("episode", f"session_id={session_id}", len(episodes), episodes_ms),
+            ("dialogue", f"this session's state (turn {len(episodes)})", 1, state_ms),
+            ("preference", "the long-term profile", 1, lasting_ms),
+        )
+        loaded = [
+            MemoryLoad(kind, what, f"user_id={user_id}, {what}", n, ms)
+            for kind, what, n, ms in reads
+        ]
         dialogue: list[DialogueTurn] = []
         recommended: list[ItemRef] = []
         for ep in episodes:
             dialogue += [DialogueTurn.model_validate(t) for t in ep.data.get("turns", [])]
             recommended += [ItemRef.model_validate(i) for i in ep.data.get("recommended", [])]
-        state = await timed(
-            "dialogue",
-            f"this session's state (turn {len(episodes)})",
-            self.dialogue_state,
-            user_id,
-            session_id,
-        )
-        lasting = await timed("preference", "the long-term profile", self.profile, user_id)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         tracer = TurnTracer(session_id, max(len(episodes), state.turn) + 1, queue.put_nowait)
         yield tracer.event(TurnStarted, user_id=user_id, message=text)
