@@ -319,7 +319,7 @@ def serve(
         os.environ[CACHE_ENV] = str(private_dir(default_ui_cache(settings.memory.path)))
 
     with start_up():
-        from recteam.ui.app import PAGE_ASSETS, build_app
+        from recteam.ui.app import PAGE_ASSETS, build_app, start_warm_up
 
         rec = _recommender(model)
         demo = build_app(rec, settings, signed_in=bool(logins))
@@ -338,4 +338,9 @@ def serve(
         # Gradio's login route awaits a coroutine function; its annotation names sync ones only.
         auth=logins.check if logins else None,  # type: ignore[arg-type]
         auth_message="Sign in: recteam remembers each person by their login." if logins else None,
+        prevent_thread_lock=True,  # serving now; the warm-up runs beside it, then we wait
     )
+    # What the first person's first turn would pay (Gradio's first event imports matplotlib on
+    # the event loop; the memory collections open; caches fill): paid now, in the background.
+    start_warm_up(rec, settings)
+    demo.block_thread()
