@@ -246,12 +246,14 @@ class ItemCatalog:
         return self._items(name, self._ranked(name, query, memo is None), memo)
 
     def _ranked(self, name: str, query: HybridQuery, with_payload: bool) -> list[Hit]:
-        """The engine's ranking with equal scores in point-id order, the same in every process
-        and on either backend. The engine breaks ties arbitrarily (its fusion collects points
-        in a hash map seeded per process), which made the same search answer differently from
-        run to run. So a few more hits than `limit` are asked for, ordered by (score, id), and
-        cut; when the last one asked for still ties with the limit's, more are asked for. The
-        prefetch depth is the caller's: the scores do not change."""
+        """The engine's ranking with equal scores in point-id order: the same at every call and
+        in every process on one store, on either backend. The engine's fusion breaks ties
+        arbitrarily (it collects points in a hash map with random keys), so the same search
+        answered differently from call to call. So a few more hits than `limit` are asked for,
+        ordered by (score, id) and cut; while the last one asked for still ties with the
+        limit's, more are asked for. The prefetch depth is the caller's: the scores do not
+        change. (The order of equal scores within one retriever's list is the engine's, fixed
+        by how the store was built.)"""
         limit = query.limit
         if len(query.retrievers) == 1 and query.retrievers[0].kind == "popular":
             return self.backend.query(name, query, with_payload=with_payload)  # no scores
