@@ -26,7 +26,7 @@ from autogen_core.models import (
     SystemMessage,
     UserMessage,
 )
-from jinja2 import Environment, StrictUndefined, meta
+from jinja2 import Environment, StrictUndefined, Template, meta
 from pydantic import BaseModel, ValidationError
 
 from recteam.agents.messages import Act
@@ -87,6 +87,7 @@ def _closed(name: str, value: Any) -> bool:
     return isinstance(value, str) and value in get_args(Act)
 
 
+@cache  # per output model: pydantic builds the JSON schema anew at each call (2 ms a prompt)
 def schema_outline(output: type[BaseModel]) -> str:
     """The answer's shape as a small model reads it best: one line per field with its type and
     what it means, instead of the JSON schema (half the tokens, no $defs to follow)."""
@@ -143,14 +144,19 @@ def render_prompt(role: str, **variables: Any) -> tuple[str, str]:
     """(system, user) for `role`; a variable the template uses but the caller did not pass fails,
     and so does an open value (any text) the system template would hold. The user part's data is
     compacted (no empty fields, no timestamps)."""
-    spec = _prompt(role)
     for name in sorted(_system_variables(role)):
         if name in variables and not _closed(name, variables[name]):
             raise ValueError(
                 f"prompts/{role}.yaml: {name!r} is not a closed value; pass it inside <data>"
             )
-    system = _ENV.from_string(spec["system"]).render(**variables)
-    return system, _ENV.from_string(spec["user"]).render(**variables)
+    system, user = _templates(role)
+    return system.render(**variables), user.render(**variables)
+
+
+@cache  # compiling a template is most of rendering one (a few ms a prompt); the files are fixed
+def _templates(role: str) -> tuple[Template, Template]:
+    spec = _prompt(role)
+    return _ENV.from_string(spec["system"]), _ENV.from_string(spec["user"])
 
 
 def _as_dict(message: LLMMessage) -> dict[str, str]:
