@@ -16,9 +16,8 @@ import time
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Any, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
-import yaml
 from autogen_core.models import (
     AssistantMessage,
     ChatCompletionClient,
@@ -26,16 +25,27 @@ from autogen_core.models import (
     SystemMessage,
     UserMessage,
 )
-from jinja2 import Environment, StrictUndefined, Template, meta
 from pydantic import BaseModel, ValidationError
 
 from recteam.agents.messages import Act
 from recteam.agents.tracer import StepTrace
 
+if TYPE_CHECKING:
+    from jinja2 import Environment, Template
+
 __all__ = ["RoleModelError", "prompt_data", "render_prompt", "structured_call"]
 
 T = TypeVar("T", bound=BaseModel)
-_ENV = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+@cache  # jinja2 and yaml are imported when a prompt is first made: an offline turn makes none
+def _env() -> Environment:
+    from jinja2 import Environment, StrictUndefined
+
+    env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    # Templates quote data through this filter: compacted (no empty fields, no timestamps).
+    env.filters["tojson"] = lambda value, indent=None: _tojson(compact(value), indent)
+    return env
 
 
 def _tojson(value: Any, indent: int | None = None) -> str:
@@ -43,8 +53,6 @@ def _tojson(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, indent=indent, ensure_ascii=False, default=str).replace("<", "\\u003c")
 
 
-# Templates quote data through this filter: compacted (no empty fields, no timestamps).
-_ENV.filters["tojson"] = lambda value, indent=None: _tojson(compact(value), indent)
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
 
 
@@ -65,6 +73,8 @@ class RoleModelError(Exception):
 @cache
 def _prompt(role: str) -> dict[str, str]:
     text = resources.files("recteam.prompts").joinpath(f"{role}.yaml").read_text(encoding="utf-8")
+    import yaml
+
     data = yaml.safe_load(text)
     if not isinstance(data, dict) or not {"system", "user"} <= set(data):
         raise ValueError(f"prompts/{role}.yaml must define 'system' and 'user'")
@@ -77,7 +87,9 @@ def _data(value: Any) -> str:
 
 @cache
 def _system_variables(role: str) -> frozenset[str]:
-    return frozenset(meta.find_undeclared_variables(_ENV.parse(_prompt(role)["system"])))
+    from jinja2 import meta
+
+    return frozenset(meta.find_undeclared_variables(_env().parse(_prompt(role)["system"])))
 
 
 def _closed(name: str, value: Any) -> bool:
@@ -156,7 +168,7 @@ def render_prompt(role: str, **variables: Any) -> tuple[str, str]:
 @cache  # compiling a template is most of rendering one (a few ms a prompt); the files are fixed
 def _templates(role: str) -> tuple[Template, Template]:
     spec = _prompt(role)
-    return _ENV.from_string(spec["system"]), _ENV.from_string(spec["user"])
+    return _env().from_string(spec["system"]), _env().from_string(spec["user"])
 
 
 def _as_dict(message: LLMMessage) -> dict[str, str]:
