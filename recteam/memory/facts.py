@@ -14,21 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["BASED_ON", "FilmFacts", "based_on", "directors", "extract_facts", "franchise"]
+from recteam.memory.sources import BASED_ON
 
-# What a film can be "based on", in the words dense_text() uses ("Based on a novel.").
-BASED_ON = (
-    "novel",
-    "short story",
-    "true story",
-    "comic",
-    "play",
-    "musical",
-    "TV series",
-    "video game",
-    "book",
-    "fairy tale",
-)
+__all__ = ["BASED_ON", "FilmFacts", "based_on", "directors", "extract_facts", "franchise"]
 
 # Upper-case letters, the accented ones included ('Émile Chautard', 'Jonas Åkerlund').
 _UP = "A-ZÀ-ÖØ-ÞĀĂĄĆČĎĐĒĘĚĞĪİĽŁŃŇŌŐŒŘŚŞŠŢŤŪŮŰŸŹŻŽȘȚ"

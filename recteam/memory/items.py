@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from recteam.memory.facts import BASED_ON, based_on
+from recteam.memory.sources import BASED_ON
 
 __all__ = [
     "ITEM_NAMESPACE",
@@ -120,7 +120,11 @@ class CatalogItem(BaseModel):
         if not isinstance(value, str):
             raise ValueError("expected a string")
         known = {v.casefold(): v for v in BASED_ON}
-        found = known.get(value.strip().casefold()) or based_on(f"based on {value.strip()}")
+        found = known.get(value.strip().casefold())
+        if found is None:  # the rules that read a summary, loaded only for a phrase to parse
+            from recteam.memory.facts import based_on
+
+            found = based_on(f"based on {value.strip()}")
         if found is None:
             raise ValueError(f"unknown source {value!r}; expected one of {', '.join(BASED_ON)}")
         return found
