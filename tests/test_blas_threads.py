@@ -3,6 +3,8 @@ bigger batches, and the process after, keep what BLAS had."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -57,3 +59,39 @@ def test_small_batches_are_limited_big_ones_not(embedder, monkeypatch) -> None:
     big = embedder.encoder.encode(["a comedy from the 1990s"] * (ONE_THREAD_ROWS + 1))
     assert seen == [{1}, before]
     np.testing.assert_allclose(small[0], big[0], atol=1e-5)
+
+
+def test_a_server_sets_one_thread_for_good_and_its_batches_take_no_lock() -> None:
+    # In a process of its own: the setting lasts for the rest of the process.
+    script = """
+import threading
+from threadpoolctl import threadpool_info
+from recteam.memory import bert_numpy
+
+bert_numpy.one_blas_thread_from_now_on()
+held, release = threading.Event(), threading.Event()
+
+def hold():  # another thread holds the lock the batches took before
+    with bert_numpy._blas_lock:
+        held.set()
+        release.wait(10)
+
+threading.Thread(target=hold, daemon=True).start()
+held.wait(10)
+entered = threading.Event()
+
+def batch():
+    with bert_numpy.one_blas_thread():
+        entered.set()
+
+threading.Thread(target=batch, daemon=True).start()
+assert entered.wait(5), "a batch waited for the lock"
+release.set()
+threads = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+assert threads == {1}, threads
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

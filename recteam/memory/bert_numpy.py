@@ -20,7 +20,12 @@ import numpy as np
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
-__all__ = ["ONE_THREAD_ROWS", "BertSentenceEncoder", "one_blas_thread"]
+__all__ = [
+    "ONE_THREAD_ROWS",
+    "BertSentenceEncoder",
+    "one_blas_thread",
+    "one_blas_thread_from_now_on",
+]
 
 # A batch of at most this many texts (a query, a message, a few records: what a turn embeds) runs
 # its matrix products on one BLAS thread. They are small, and OpenBLAS's default of one thread a
@@ -43,11 +48,29 @@ def _blas() -> Any:
     return ThreadpoolController()
 
 
+# Set by one_blas_thread_from_now_on: BLAS runs one thread for the rest of the process.
+_one_thread_for_good = False
+
+
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
     """BLAS runs one thread while this is entered, and what it ran before after."""
+    if _one_thread_for_good:
+        yield  # no limit to set, so no lock to take: concurrent calls run side by side
+        return
     with _blas_lock, _blas().limit(limits=1, user_api="blas"):
         yield
+
+
+def one_blas_thread_from_now_on() -> None:
+    """BLAS runs one thread for the rest of the process, every batch; for a server, whose
+    parallelism is its many turns at once: under one_blas_thread's lock their embeddings waited
+    for one another (a sixth of a busy web server's samples were threads waiting there), each
+    using one core while the other idled. A batch no longer takes the lock."""
+    global _one_thread_for_good
+    with _blas_lock:
+        _blas().limit(limits=1, user_api="blas")  # kept: never restored
+        _one_thread_for_good = True
 
 
 # Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, below float32 resolution of the activations,
