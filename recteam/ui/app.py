@@ -669,14 +669,14 @@ def build_app(rec: Recommender, settings: Settings, signed_in: bool = False) -> 
         def on_load(saved: str | None, request: gr.Request) -> tuple[Any, ...]:
             default = (saved or "").strip()[:200] or f"guest-{uuid.uuid4().hex[:6]}"
             name = who(None, request, default=default)
-            # The memory panel starts closed: it is filled when opened.
-            return name, name, profile_markdown(rec.profile(name)), *memory.skip()
+            return name, name, profile_markdown(rec.profile(name))
 
         # A known name (typed, or the login) is greeted when the tab opens or the name is entered.
         greet_io: dict[str, Any] = {"inputs": [user, tab_state], "outputs": [chat, tab_state]}
-        demo.load(
-            on_load, inputs=[kept_name], outputs=[user, kept_name, profile, *memory_outputs]
-        ).then(welcome, **greet_io, api_visibility="private")
+        # The memory panel starts closed, and is filled when opened: not part of the load.
+        demo.load(on_load, inputs=[kept_name], outputs=[user, kept_name, profile]).then(
+            welcome, **greet_io, api_visibility="private"
+        )
         for entered in (user.submit, user.blur):
             entered(welcome, **greet_io, api_visibility="private").then(
                 lambda name: (name or "").strip(),

@@ -319,11 +319,10 @@ def serve(
         os.environ[CACHE_ENV] = str(private_dir(default_ui_cache(settings.memory.path)))
 
     with start_up():
+        from recteam.memory.bert_numpy import one_blas_thread_from_now_on
         from recteam.ui.app import PAGE_ASSETS, build_app, start_warm_up
 
         rec = _recommender(model)  # a first start's catalog ingest, on every BLAS thread
-        from recteam.memory.bert_numpy import one_blas_thread_from_now_on
-
         one_blas_thread_from_now_on()  # from here on, many small batches at once (bert_numpy)
         demo = build_app(rec, settings, signed_in=bool(logins))
         demo.queue(default_concurrency_limit=settings.ui.concurrency)
